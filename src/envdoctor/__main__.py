@@ -1,0 +1,8 @@
+"""`python -m envdoctor` runs the same command line as the console script."""
+
+from __future__ import annotations
+
+from envdoctor.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

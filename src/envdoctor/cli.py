@@ -1,0 +1,356 @@
+"""The command line: parse, load, run, report, exit code. Thin on purpose (DESIGN.md §2).
+
+Exit codes: 0 ready · 1 not ready · 2 usage or configuration error · 130 interrupted.
+Nothing but the report goes to stdout; errors and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from envdoctor import __version__
+
+EXIT_READY, EXIT_NOT_READY, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Is this machine ready to run this project? Checks, a readiness score, and the fixes.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    console = "console"
+    json = "json"
+    junit = "junit"
+    github = "github"
+    markdown = "markdown"
+
+
+class Fail(Exception):
+    """A one-line error for the user, with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"envdoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """envdoctor: is this machine ready to run this project, and if not, exactly what to do."""
+
+
+ConfigOpt = Annotated[
+    Optional[list[Path]],  # noqa: UP045 - typer needs Optional here on Python 3.10
+    typer.Option("--config", "-c", help="Check module to use instead of discovery (repeatable).", show_default=False),
+]
+ProjectOpt = Annotated[Optional[Path], typer.Option("--project", "-p", help="Project directory (default: the current one).", show_default=False)]  # noqa: UP045
+PythonOpt = Annotated[Optional[str], typer.Option("--python", help="Target interpreter (default: $VIRTUAL_ENV, ./.venv, this one).", show_default=False)]  # noqa: UP045
+
+
+@app.command()
+def check(
+    config: ConfigOpt = None,
+    project: ProjectOpt = None,
+    python: PythonOpt = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these checks (id or tag; repeatable).", show_default=False)] = None,  # noqa: UP045
+    skip: Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out these checks (id or tag; repeatable).", show_default=False)] = None,  # noqa: UP045
+    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.console,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.", show_default=False)] = None,  # noqa: UP045
+    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Default per-check timeout, e.g. 2s (checks with their own keep it).", show_default=False)] = None,  # noqa: UP045
+    min_score: Annotated[Optional[int], typer.Option("--min-score", min=0, max=100, help="Not ready below this score.", show_default=False)] = None,  # noqa: UP045
+    strict: Annotated[bool, typer.Option("--strict", help="Optional failures and warnings also make it not ready.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing details, evidence and tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Show only problems and the summary.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour, whatever the terminal.")] = False,
+    safe: Annotated[bool, typer.Option("--safe", help="Do not run commands or project code (for a repository you have not read yet).")] = False,
+) -> None:
+    """Run the checks and report whether this machine is ready."""
+    from envdoctor.units import parse_duration
+
+    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout else None
+    started = time.monotonic()
+    loaded = _load(project, config, python)
+    cfg, session = loaded
+    specs = _select(cfg.checks, only or [], skip or [])
+    session.verbose, session.safe = verbose, safe
+    progress = _Progress.create(enabled=not quiet)
+    results, interrupted = _run(
+        cfg, session, specs, default_timeout or cfg.settings.timeout, progress
+    )
+    report = _report(cfg, session, results, min_score, strict, interrupted, started)
+    _emit(report, format.value, output, verbose=verbose, quiet=quiet, no_color=no_color)
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
+
+
+@app.command("list")
+def list_checks(config: ConfigOpt = None, project: ProjectOpt = None, python: PythonOpt = None) -> None:
+    """List the checks that would run: id, kind, severity and where each is defined."""
+    cfg, _ = _load(project, config, python)
+    if not cfg.checks:
+        raise Fail(_no_checks_message(cfg))
+    rows = [("ID", "KIND", "SEVERITY", "SOURCE")]
+    rows += [(s.id, s.kind, s.severity.value, str(s.source)) for s in cfg.checks]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+
+
+@app.command()
+def explain(
+    check_id: Annotated[str, typer.Argument(metavar="ID", help="The id of the check to run and explain.")],
+    config: ConfigOpt = None,
+    project: ProjectOpt = None,
+    python: PythonOpt = None,
+    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Default per-check timeout.", show_default=False)] = None,  # noqa: UP045
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour, whatever the terminal.")] = False,
+    safe: Annotated[bool, typer.Option("--safe", help="Do not run commands or project code.")] = False,
+) -> None:
+    """Run one check (ignoring depends_on) and show all its evidence."""
+    from envdoctor.options import did_you_mean
+    from envdoctor.units import parse_duration
+
+    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout else None
+    cfg, session = _load(project, config, python)
+    spec = next((s for s in cfg.checks if s.id == check_id), None)
+    if spec is None:
+        raise Fail(f"no check with id '{check_id}'{did_you_mean(check_id, [s.id for s in cfg.checks])}")
+    session.verbose, session.safe = True, safe
+    from dataclasses import replace
+
+    alone = replace(spec, depends_on=())
+    started = time.monotonic()
+    results, interrupted = _run(cfg, session, [alone], default_timeout or cfg.settings.timeout, None)
+    report = _report(cfg, session, results, None, False, interrupted, started)
+    from envdoctor.reporters.explain import render_explain
+
+    color, unicode = _terminal_style(sys.stdout, no_color)
+    sys.stdout.write(render_explain(report, results[0], cfg, color=color, unicode=unicode))
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_READY if results[0].status.ok or results[0].status.value == "skip" else EXIT_NOT_READY)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the check-module format (for editor completion)."""
+    import json
+
+    from envdoctor.schema import build_schema
+
+    typer.echo(json.dumps(build_schema(), indent=2))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _parse_cli_duration(flag: str, value: str, parse: object) -> float:
+    from envdoctor.errors import ConfigError
+
+    try:
+        return parse(value)  # type: ignore[operator,no-any-return]
+    except ConfigError as exc:
+        raise Fail(f"{flag}: {exc.message}") from None
+
+
+def _load(project: Path | None, config: list[Path] | None, python: str | None):  # type: ignore[no-untyped-def]
+    from envdoctor.config import load_config
+    from envdoctor.context import Session
+    from envdoctor.errors import ConfigErrors
+    from envdoctor.target import TargetError, resolve_target
+
+    root = (project or Path.cwd()).absolute()
+    if not root.is_dir():
+        raise Fail(f"--project {project}: not a directory")
+    try:
+        cfg = load_config(root, config or None)
+    except ConfigErrors as exc:
+        raise Fail("\n".join(f"envdoctor: {e}" for e in exc.errors), EXIT_CONFIG) from None
+    try:
+        target = resolve_target(root, python, os.environ)
+    except TargetError as exc:
+        raise Fail(str(exc), EXIT_NOT_READY) from None
+    return cfg, Session(project=root, target=target, environ=cfg.variables)
+
+
+def _no_checks_message(cfg) -> str:  # type: ignore[no-untyped-def]
+    where = ", ".join(cfg.files) if cfg.files else ", ".join(cfg.settings.include)
+    return (
+        f"no checks defined (looked in pyproject.toml [tool.envdoctor] and {where}); "
+        "add [[check]] tables, see docs/check-modules.md"
+    )
+
+
+def _select(specs, only: list[str], skip: list[str]):  # type: ignore[no-untyped-def]
+    from envdoctor.options import did_you_mean
+    from envdoctor.runner import select
+
+    if not specs:
+        raise Fail("no checks defined: add [[check]] tables to checks/*.toml or [tool.envdoctor] in pyproject.toml (see docs/check-modules.md)")
+    names = {s.id for s in specs} | {t for s in specs for t in s.tags}
+    for name in [*only, *skip]:
+        if name not in names:
+            raise Fail(f"--only/--skip: no check id or tag '{name}'{did_you_mean(name, sorted(names))}")
+    chosen = select(specs, only, skip)
+    if not chosen:
+        raise Fail("--only/--skip left no checks to run")
+    return chosen
+
+
+def _run(cfg, session, specs, default_timeout: float, progress):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from envdoctor.redact import Redactor
+    from envdoctor.runner import Runner
+
+    runner = Runner(session, default_timeout, Redactor(cfg.secrets), progress=progress.update if progress else None)
+    try:
+        results = asyncio.run(runner.run(specs))
+        return results, False
+    except KeyboardInterrupt:
+        return runner.finished_or_interrupted(specs), True
+    finally:
+        if progress:
+            progress.clear()
+
+
+def _report(cfg, session, results, min_score: int | None, strict: bool, interrupted: bool, started: float):  # type: ignore[no-untyped-def]
+    from envdoctor.model import Interpreter, Report
+    from envdoctor.score import judge
+
+    floor = cfg.settings.min_score if min_score is None else min_score
+    info = session.target_info_result
+    python = Interpreter(
+        executable=str(session.target.executable),
+        version=info.version if info else session.target.cheap_version(),
+        reason=session.target.reason,
+    )
+    return Report(
+        project=str(session.project),
+        python=python,
+        results=results,
+        verdict=judge(results, floor, strict),
+        min_score=floor,
+        duration_ms=(time.monotonic() - started) * 1000,
+        strict=strict,
+        interrupted=interrupted,
+        envdoctor_version=__version__,
+    )
+
+
+def _terminal_style(stream, no_color: bool) -> tuple[bool, bool]:  # type: ignore[no-untyped-def]
+    """Colour only on a terminal and when nobody said no; Unicode only if it can be encoded."""
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    color = tty and not no_color and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    return color, encoding in ("utf8", "utf8sig")
+
+
+def _emit(report, fmt: str, output: Path | None, *, verbose: bool, quiet: bool, no_color: bool) -> None:  # type: ignore[no-untyped-def]
+    from envdoctor.reporters import RenderOptions, render
+
+    if output is not None:
+        options = RenderOptions(color=False, unicode=True, verbose=verbose, quiet=quiet)
+    else:
+        color, unicode = _terminal_style(sys.stdout, no_color)
+        options = RenderOptions(color=color, unicode=unicode, verbose=verbose, quiet=quiet)
+    text = render(report, fmt, options)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Fail(f"--output {output}: {exc.strerror or exc}") from None
+
+
+class _Progress:
+    """A live line on stderr while checks run: on a terminal only, never in CI logs."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self.frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+        self.tick = 0
+
+    @classmethod
+    def create(cls, enabled: bool) -> _Progress | None:
+        if not enabled or os.environ.get("CI") or os.environ.get("TERM") == "dumb":
+            return None
+        if not (sys.stderr.isatty() and sys.stdout.isatty()):
+            return None
+        return cls()
+
+    def update(self, done: int, total: int, running: list[str]) -> None:
+        self.tick += 1
+        names = ", ".join(running[:4]) + ("…" if len(running) > 4 else "")
+        line = f"{self.frames[self.tick % len(self.frames)]} {done}/{total} checks" + (f" · {names}" if names else "")
+        sys.stderr.write("\r\x1b[K" + line[:120])
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: one clear line per error, never a traceback."""
+    try:
+        from typer._click.exceptions import ClickException, UsageError  # newer typer vendors click
+    except ImportError:  # pragma: no cover - older typer
+        from click.exceptions import ClickException, UsageError  # type: ignore[no-redef]
+
+    try:
+        code = app(args=argv, prog_name="envdoctor", standalone_mode=False)
+    except Fail as exc:
+        sys.stderr.write(("" if str(exc).startswith("envdoctor:") else "envdoctor: ") + f"{exc}\n")
+        return exc.code
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `envdoctor`: the help, as asked
+            sys.stdout.write(exc.format_message() + "\n")
+            return EXIT_CONFIG
+        command = exc.ctx.command_path if exc.ctx else "envdoctor"
+        sys.stderr.write(f"envdoctor: {exc.format_message()} (see '{command} --help')\n")
+        return EXIT_CONFIG
+    except ClickException as exc:
+        sys.stderr.write(f"envdoctor: {exc.format_message()}\n")
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("envdoctor: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_NOT_READY
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("ENVDOCTOR_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"envdoctor: internal error: {type(exc).__name__}: {exc} "
+            "(set ENVDOCTOR_DEBUG=1 for the traceback, and please report it)\n"
+        )
+        return EXIT_CONFIG
+    return code if isinstance(code, int) else 0

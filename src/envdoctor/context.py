@@ -1,0 +1,202 @@
+"""What a kind may use while it runs: the project, the target interpreter, a deadline, helpers.
+
+The helpers exist so that no kind can forget a deadline: `run_process` kills the child's whole
+process group when time runs out, and `run_sync` runs blocking code on a daemon thread so a
+stuck call costs the check its timeout, never the whole run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from envdoctor.target import Target, TargetError, TargetInfo, parse_info, running_info
+
+T = TypeVar("T")
+
+MAX_OUTPUT = 64 * 1024
+INSPECT_TIMEOUT = 10.0
+
+
+@dataclass
+class ProcessResult:
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    duration: float
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
+
+
+@dataclass
+class Session:
+    """Shared by every check of one run."""
+
+    project: Path
+    target: Target
+    environ: Mapping[str, str]
+    verbose: bool = False
+    safe: bool = False
+    _target_task: asyncio.Task[TargetInfo] | None = field(default=None, repr=False)
+    target_info_result: TargetInfo | None = None
+
+    async def target_info(self) -> TargetInfo:
+        """Inspects the target once per run, however many checks ask."""
+        if self._target_task is None:
+            self._target_task = asyncio.ensure_future(self._inspect())
+        return await asyncio.shield(self._target_task)
+
+    async def _inspect(self) -> TargetInfo:
+        if self.target.is_running_interpreter:
+            info = running_info()
+        else:
+            from envdoctor.target import INSPECT_SCRIPT
+
+            result = await run_process(
+                [str(self.target.executable), "-I", "-c", INSPECT_SCRIPT],
+                cwd=self.project,
+                timeout=INSPECT_TIMEOUT,
+            )
+            if result.timed_out:
+                raise TargetError(f"{self.target.executable} did not answer within {INSPECT_TIMEOUT:.0f} s")
+            if result.returncode != 0:
+                raise TargetError(
+                    f"{self.target.executable} is not a working Python interpreter "
+                    f"(exit {result.returncode}: {result.output.splitlines()[-1] if result.output else 'no output'})"
+                )
+            info = parse_info(result.stdout)
+        self.target_info_result = info
+        return info
+
+    def display_path(self, path: Path | str) -> str:
+        """A path as the user would write it: relative to the project when inside it."""
+        p = Path(path)
+        try:
+            return str(p.resolve().relative_to(self.project.resolve()))
+        except (ValueError, OSError):
+            return str(p)
+
+
+@dataclass
+class CheckContext:
+    """One check's view of the session, with its own deadline and evidence log."""
+
+    session: Session
+    deadline: float
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def project(self) -> Path:
+        return self.session.project
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def note(self, text: str) -> None:
+        """Records what was tried and what came back, for `explain`."""
+        self.evidence.append(text)
+
+    async def target_info(self) -> TargetInfo:
+        return await self.session.target_info()
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return await run_sync(fn, *args)
+
+    async def run_process(
+        self, argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> ProcessResult:
+        return await run_process(argv, cwd=cwd or self.project, timeout=self.remaining(), env=env)
+
+
+async def run_sync(fn: Callable[..., T], *args: Any) -> T:
+    """Runs blocking code on a daemon thread: a hang never keeps envdoctor from exiting."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(setter: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            setter(value)
+
+    def work() -> None:
+        try:
+            value = fn(*args)
+        except BaseException as exc:  # delivered to the awaiting check, not lost
+            loop.call_soon_threadsafe(deliver, future.set_exception, exc)
+        else:
+            loop.call_soon_threadsafe(deliver, future.set_result, value)
+
+    threading.Thread(target=work, name=f"envdoctor-{getattr(fn, '__name__', 'sync')}", daemon=True).start()
+    return await future
+
+
+async def run_process(
+    argv: list[str],
+    *,
+    cwd: Path | None,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> ProcessResult:
+    """Runs argv (never a shell) with a total deadline; output is capped, not unbounded."""
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(cwd) if cwd else None,
+        env=dict(env) if env is not None else None,
+        start_new_session=os.name != "nt",
+    )
+
+    async def drain(stream: asyncio.StreamReader | None) -> bytes:
+        kept = bytearray()
+        if stream is None:
+            return b""
+        while chunk := await stream.read(65536):
+            if len(kept) < MAX_OUTPUT:
+                kept += chunk[: MAX_OUTPUT - len(kept)]
+        return bytes(kept)
+
+    gathered = asyncio.gather(drain(proc.stdout), drain(proc.stderr), proc.wait())
+    timed_out = False
+    try:
+        out, err, _ = await asyncio.wait_for(gathered, timeout=max(timeout, 0.001))
+    except asyncio.TimeoutError:
+        timed_out = True
+        _kill(proc)
+        out, err = b"", b""
+    except asyncio.CancelledError:
+        _kill(proc)
+        raise
+    return ProcessResult(
+        [str(a) for a in argv],
+        None if timed_out else proc.returncode,
+        out.decode("utf-8", errors="replace"),
+        err.decode("utf-8", errors="replace"),
+        timed_out,
+        time.monotonic() - started,
+    )
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    try:
+        if os.name != "nt":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,102 @@
+"""`${VAR}` interpolation, as in shells and compose files, for every string in a check module.
+
+Supported: `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset),
+`${VAR:?message}` / `${VAR?message}` (required), nesting inside defaults, and `$$` for a literal
+`$`. A lone `$` (as in a regex) is left alone. An unset variable without a default is not a
+crash: it raises `MissingVariable`, which the loader turns into that check's `error`.
+Values are never put into error messages: they may be secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from envdoctor.errors import ConfigError
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class MissingVariable(Exception):
+    """A `${VAR}` with no value and no default; `str()` is the user-facing reason."""
+
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(message or f"{name} is not set")
+        self.name = name
+
+
+@dataclass
+class Interpolator:
+    """Expands strings against `variables`; remembers which names it read (for explanations)."""
+
+    variables: Mapping[str, str]
+    used: set[str] = field(default_factory=set)
+
+    def expand(self, text: str) -> str:
+        if "$" not in text:
+            return text
+        value, end = self._expand(text, 0, inside=False)
+        assert end == len(text)
+        return value
+
+    def expand_value(self, value: object) -> object:
+        """Expands strings inside lists and tables too; other values pass through."""
+        if isinstance(value, str):
+            return self.expand(value)
+        if isinstance(value, list):
+            return [self.expand_value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.expand_value(v) for k, v in value.items()}
+        return value
+
+    def _expand(self, text: str, pos: int, *, inside: bool) -> tuple[str, int]:
+        out: list[str] = []
+        while pos < len(text):
+            ch = text[pos]
+            if inside and ch == "}":
+                return "".join(out), pos
+            if ch != "$":
+                out.append(ch)
+                pos += 1
+                continue
+            nxt = text[pos + 1 : pos + 2]
+            if nxt == "$":
+                out.append("$")
+                pos += 2
+            elif nxt == "{":
+                value, pos = self._substitution(text, pos + 2)
+                out.append(value)
+            else:
+                out.append("$")
+                pos += 1
+        if inside:
+            raise ConfigError(f"unterminated '${{' in {text!r}")
+        return "".join(out), pos
+
+    def _substitution(self, text: str, pos: int) -> tuple[str, int]:
+        match = _NAME.match(text, pos)
+        if not match:
+            raise ConfigError(f"bad variable reference in {text!r}: expected a name after '${{'")
+        name, pos = match.group(0), match.end()
+        self.used.add(name)
+        value = self.variables.get(name)
+        if text.startswith("}", pos):
+            if value is None:
+                raise MissingVariable(name)
+            return value, pos + 1
+        for op in (":-", "-", ":?", "?"):
+            if text.startswith(op, pos):
+                break
+        else:
+            raise ConfigError(
+                f"bad variable reference '${{{name}{text[pos:pos + 1]}' in {text!r}: "
+                "use ${VAR}, ${VAR:-default} or ${VAR:?message}"
+            )
+        arg, end = self._expand(text, pos + len(op), inside=True)
+        unset = value is None or (op.startswith(":") and value == "")
+        if op.endswith("-"):
+            return (arg if unset else value), end + 1  # type: ignore[return-value]
+        if unset:
+            raise MissingVariable(name, f"{name} is not set" + (f": {arg}" if arg else ""))
+        return value, end + 1  # type: ignore[return-value]

@@ -1,0 +1,29 @@
+"""The registry: kind name -> module. Modules are imported only when a check uses them."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envdoctor.kinds.base import Kind
+
+KINDS: dict[str, str] = {
+    "python": "envdoctor.kinds.python",
+    "env": "envdoctor.kinds.env",
+    "file": "envdoctor.kinds.file",
+    "binary": "envdoctor.kinds.binary",
+    "command": "envdoctor.kinds.command",
+    "tcp": "envdoctor.kinds.tcp",
+    "disk": "envdoctor.kinds.disk",
+    "memory": "envdoctor.kinds.memory",
+    "port_free": "envdoctor.kinds.port_free",
+}
+
+
+def get_kind(name: str) -> Kind:
+    return importlib.import_module(KINDS[name]).KIND  # type: ignore[no-any-return]
+
+
+def all_kinds() -> list[Kind]:
+    return [get_kind(name) for name in KINDS]

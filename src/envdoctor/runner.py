@@ -1,0 +1,160 @@
+"""When checks run: concurrently, each under its own total deadline, in dependency order.
+
+A check that overruns is `fail` ("timed out after …"); one that raises is `error` with a one-line
+reason (the traceback is kept for `-v`); neither stops the others. `depends_on` waits for the
+named checks and marks this one `blocked` unless they passed (or passed with a warning).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from envdoctor.context import CheckContext, Session
+from envdoctor.errors import EnvdoctorError
+from envdoctor.kinds import get_kind
+from envdoctor.model import CheckSpec, Finding, Outcome, Result, Status
+from envdoctor.redact import Redactor
+from envdoctor.units import format_duration
+
+ProgressFn = Callable[[int, int, list[str]], None]
+
+
+@dataclass
+class Runner:
+    session: Session
+    default_timeout: float
+    redactor: Redactor = field(default_factory=Redactor)
+    progress: ProgressFn | None = None
+    results: dict[str, Result] = field(default_factory=dict)
+    _running: list[str] = field(default_factory=list)
+
+    async def run(self, specs: list[CheckSpec]) -> list[Result]:
+        """Runs `specs`; dependencies outside this set are ignored (left out by --only/--skip)."""
+        ids = {spec.id for spec in specs}
+        futures: dict[str, asyncio.Future[Result]] = {}
+        loop = asyncio.get_running_loop()
+        for spec in specs:
+            futures[spec.id] = loop.create_future()
+        total = len(specs)
+
+        async def one(spec: CheckSpec) -> None:
+            deps = [d for d in spec.depends_on if d in ids and d != spec.id]
+            dep_results = [await asyncio.shield(futures[d]) for d in deps]
+            self._running.append(spec.id)
+            self._report(total)
+            try:
+                result = await self._run_one(spec, dep_results)
+            finally:
+                self._running.remove(spec.id)
+            self.results[spec.id] = result
+            futures[spec.id].set_result(result)
+            self._report(total)
+
+        await asyncio.gather(*(one(spec) for spec in specs))
+        return [self.results[spec.id] for spec in specs]
+
+    def finished_or_interrupted(self, specs: Iterable[CheckSpec]) -> list[Result]:
+        """After Ctrl-C: what finished, and the rest marked as not finished (counted nowhere)."""
+        out = []
+        for spec in specs:
+            out.append(
+                self.results.get(spec.id)
+                or Result(spec, _category(spec), Status.SKIP, "interrupted before it finished")
+            )
+        return out
+
+    def _report(self, total: int) -> None:
+        if self.progress is not None:
+            self.progress(len(self.results), total, list(self._running))
+
+    async def _run_one(self, spec: CheckSpec, deps: list[Result]) -> Result:
+        started = time.monotonic()
+        category = _category(spec)
+        outcome, tb, evidence = await self._outcome(spec, deps, started)
+        fix = outcome.fix
+        if spec.fix and outcome.status in (Status.FAIL, Status.ERROR, Status.WARN):
+            fix = spec.fix
+        r = self.redactor
+        return Result(
+            spec=spec,
+            category=category,
+            status=outcome.status,
+            message=r(outcome.message) or "",
+            findings=[_redact_finding(f, r) for f in outcome.findings],
+            fix=r(fix),
+            evidence=[r(e) or "" for e in [*evidence, *outcome.evidence]],
+            duration_ms=(time.monotonic() - started) * 1000,
+            traceback=r(tb),
+        )
+
+    async def _outcome(
+        self, spec: CheckSpec, deps: list[Result], started: float
+    ) -> tuple[Outcome, str | None, list[str]]:
+        if spec.skip is not None:
+            return Outcome(Status.SKIP, spec.skip or "skipped"), None, []
+        if spec.problem:
+            return Outcome(Status.ERROR, spec.problem), None, []
+        for dep in deps:
+            if dep.status is Status.SKIP:
+                return Outcome(Status.SKIP, f"depends on {dep.spec.id}, which was skipped"), None, []
+        bad = [d for d in deps if not d.status.ok]
+        if bad:
+            names = ", ".join(f"{d.spec.id} ({d.status.value})" for d in bad)
+            return Outcome(Status.BLOCKED, f"depends on {names}"), None, []
+        kind = get_kind(spec.kind)
+        timeout = spec.timeout if spec.timeout is not None else kind.default_timeout(spec)
+        if timeout is None:
+            timeout = self.default_timeout
+        ctx = CheckContext(self.session, deadline=started + timeout)
+        try:
+            if spec.when:
+                if not await asyncio.wait_for(self._when(spec.when), timeout):
+                    return Outcome(Status.SKIP, f"when: {spec.when} is false for this target"), None, ctx.evidence
+            if self.session.safe and kind.runs_code(spec):
+                return Outcome(Status.SKIP, "not run under --safe"), None, []
+            outcome = await asyncio.wait_for(kind.run(spec, ctx), timeout)
+            return outcome, None, ctx.evidence
+        except asyncio.TimeoutError:
+            ctx.note(f"deadline of {format_duration(timeout)} reached")
+            return Outcome(Status.FAIL, f"timed out after {format_duration(timeout)}"), None, ctx.evidence
+        except EnvdoctorError as exc:
+            return Outcome(Status.ERROR, str(exc)), None, ctx.evidence
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            message = f"crashed: {type(exc).__name__}" + (f": {reason}" if reason else "")
+            return Outcome(Status.ERROR, message), traceback.format_exc(), ctx.evidence
+
+    async def _when(self, marker: str) -> bool:
+        from packaging.markers import Marker
+
+        info = await self.session.target_info()
+        return Marker(marker).evaluate(dict(info.markers))
+
+
+def _category(spec: CheckSpec) -> str:
+    return get_kind(spec.kind).category
+
+
+def _redact_finding(finding: Finding, r: Redactor) -> Finding:
+    return Finding(
+        subject=r(finding.subject) or "",
+        status=finding.status,
+        message=r(finding.message) or "",
+        expected=r(finding.expected),
+        found=r(finding.found),
+        source=finding.source,
+        fix=r(finding.fix),
+    )
+
+
+def select(specs: list[CheckSpec], only: list[str], skip: list[str]) -> list[CheckSpec]:
+    """`--only`/`--skip` by id or tag; left-out checks are simply absent."""
+    def matches(spec: CheckSpec, names: list[str]) -> bool:
+        return any(name == spec.id or name in spec.tags for name in names)
+
+    chosen = [s for s in specs if not only or matches(s, only)]
+    return [s for s in chosen if not matches(s, skip)]

@@ -1,0 +1,38 @@
+"""The readiness score and the ready / not-ready verdict, exactly as DESIGN.md §5 defines them."""
+
+from __future__ import annotations
+
+from envdoctor.model import Result, Severity, Status, Verdict
+
+
+def judge(results: list[Result], min_score: int = 0, strict: bool = False) -> Verdict:
+    counts = {status.value: 0 for status in Status}
+    total = earned = 0.0
+    for result in results:
+        counts[result.status.value] += 1
+        if result.status is Status.SKIP:
+            continue
+        weight = result.spec.effective_weight
+        total += weight
+        earned += weight * result.status.credit
+    score = round(100 * earned / total) if total else 100
+    reasons: list[str] = []
+    failing = [r for r in results if r.counts_against]
+    if failing:
+        n = len(failing)
+        reasons.append(f"{n} required check{'s' if n != 1 else ''} failed")
+    if score < min_score:
+        reasons.append(f"score below min_score {min_score}")
+    if strict:
+        optional = [
+            r for r in results
+            if r.spec.severity is Severity.OPTIONAL and r.status in (Status.FAIL, Status.ERROR, Status.BLOCKED)
+        ]
+        warnings = [r for r in results if r.status is Status.WARN]
+        if optional:
+            n = len(optional)
+            reasons.append(f"{n} optional check{'s' if n != 1 else ''} failed (--strict)")
+        if warnings:
+            n = len(warnings)
+            reasons.append(f"{n} warning{'s' if n != 1 else ''} (--strict)")
+    return Verdict(score=score, ready=not reasons, reasons=reasons, counts=counts)

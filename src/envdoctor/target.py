@@ -1,0 +1,164 @@
+"""Which interpreter the `python`, `packages` and `imports` checks speak about, and what it is.
+
+Order (DESIGN.md §4): `--python PATH`; `$VIRTUAL_ENV`; `./.venv`; the interpreter running
+envdoctor. Another interpreter is inspected by one small child process (`-I`, a deadline, no
+installs); the running one is inspected in-process for free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envdoctor.errors import EnvdoctorError
+
+_BIN = "Scripts" if os.name == "nt" else "bin"
+_EXE = "python.exe" if os.name == "nt" else "python"
+
+# Runs inside the target: stdlib only, works on every Python envdoctor may be asked about.
+INSPECT_SCRIPT = r"""
+import json, os, platform, sys
+impl = sys.implementation
+iver = "{0.major}.{0.minor}.{0.micro}".format(impl.version)
+if impl.version.releaselevel != "final":
+    iver += impl.version.releaselevel[0] + str(impl.version.serial)
+markers = {
+    "implementation_name": impl.name,
+    "implementation_version": iver,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+print(json.dumps({
+    "executable": sys.executable,
+    "version": platform.python_version(),
+    "version_info": list(sys.version_info[:3]),
+    "implementation": platform.python_implementation(),
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "real_prefix": getattr(sys, "real_prefix", None),
+    "markers": markers,
+}))
+"""
+
+
+class TargetError(EnvdoctorError):
+    """The target interpreter is missing or is not Python."""
+
+
+@dataclass
+class TargetInfo:
+    executable: str
+    version: str
+    version_info: tuple[int, int, int]
+    implementation: str
+    prefix: str
+    base_prefix: str
+    markers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def in_virtualenv(self) -> bool:
+        return os.path.realpath(self.prefix) != os.path.realpath(self.base_prefix)
+
+
+@dataclass
+class Target:
+    """An interpreter path plus why it was chosen ("--python", "$VIRTUAL_ENV", ".venv", …)."""
+
+    executable: Path
+    reason: str
+
+    @property
+    def is_running_interpreter(self) -> bool:
+        try:
+            return os.path.samefile(self.executable, sys.executable) and _same_prefix(self.executable)
+        except OSError:
+            return False
+
+    def cheap_version(self) -> str | None:
+        """The version without running anything: ours, or the venv's pyvenv.cfg."""
+        if self.is_running_interpreter:
+            return platform.python_version()
+        cfg = self.executable.parent.parent / "pyvenv.cfg"
+        try:
+            for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() in ("version_info", "version"):
+                    parts = value.strip().split(".")
+                    return ".".join(parts[:3])
+        except OSError:
+            pass
+        return None
+
+
+def _same_prefix(executable: Path) -> bool:
+    # The same binary may serve two venvs (symlinks): only the running one if prefixes agree.
+    venv_root = executable.parent.parent
+    if (venv_root / "pyvenv.cfg").exists():
+        return os.path.realpath(venv_root) == os.path.realpath(sys.prefix)
+    return os.path.realpath(sys.prefix) == os.path.realpath(sys.base_prefix)
+
+
+def resolve_target(project: Path, python: str | None, environ: dict[str, str] | os._Environ[str]) -> Target:
+    """Chooses the target as DESIGN.md §4 says; raises TargetError for a bad `--python`."""
+    if python:
+        path = Path(python).expanduser()
+        if path.is_dir():
+            path = path / _BIN / _EXE
+        if not path.is_file():
+            raise TargetError(f"--python {python}: no such interpreter")
+        if not os.access(path, os.X_OK):
+            raise TargetError(f"--python {python}: not executable")
+        return Target(path.absolute(), "--python")
+    venv = environ.get("VIRTUAL_ENV")
+    if venv:
+        candidate = Path(venv) / _BIN / _EXE
+        if candidate.is_file():
+            return Target(candidate, "$VIRTUAL_ENV")
+    candidate = project / ".venv" / _BIN / _EXE
+    if candidate.is_file():
+        return Target(candidate.absolute(), ".venv")
+    return Target(Path(sys.executable), "running interpreter")
+
+
+def running_info() -> TargetInfo:
+    """The running interpreter, described without a child process."""
+    namespace: dict[str, Any] = {}
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(INSPECT_SCRIPT, namespace)  # the same script the child runs, for one truth
+    return _info_from(json.loads(buffer.getvalue()))
+
+
+def parse_info(output: str) -> TargetInfo:
+    """Reads the child's JSON; raises TargetError when the output is not ours."""
+    try:
+        return _info_from(json.loads(output.strip().splitlines()[-1]))
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise TargetError(f"not a Python interpreter (unexpected output: {exc})") from None
+
+
+def _info_from(data: dict[str, Any]) -> TargetInfo:
+    return TargetInfo(
+        executable=str(data["executable"]),
+        version=str(data["version"]),
+        version_info=tuple(int(x) for x in data["version_info"][:3]),  # type: ignore[arg-type]
+        implementation=str(data["implementation"]),
+        prefix=str(data["prefix"]),
+        base_prefix=str(data["base_prefix"]),
+        markers={str(k): str(v) for k, v in data["markers"].items()},
+    )

@@ -1,0 +1,100 @@
+"""Shared test helpers: temp projects and the installed `envdoctor` console script.
+
+End-to-end tests run the console script as a subprocess, exactly as users do, so they catch
+what in-process tests cannot: entry points, start-up imports, exit codes, stdout vs stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def envdoctor_executable() -> str:
+    """The console script installed next to the interpreter running the tests."""
+    candidate = Path(sys.executable).parent / ("envdoctor.exe" if os.name == "nt" else "envdoctor")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("envdoctor")
+    if not found:
+        pytest.fail("the envdoctor console script is not installed (run scripts/test)")
+    return found
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Project:
+    """A throwaway project directory with helpers to write files into it."""
+
+    root: Path
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def checks(self, text: str, name: str = "checks/envdoctor.toml") -> Path:
+        return self.write(name, text)
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
+        return run_cli(*args, cwd=self.root, env=env, timeout=timeout)
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without what would change envdoctor's choices or colours."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NO_COLOR", "CI", "FORCE_COLOR")}
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
+    proc = subprocess.run(
+        [envdoctor_executable(), *args],
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    root.mkdir()
+    return Project(root)
+
+
+def corpus_files(*patterns: str) -> list[Path]:
+    """Every corpus file matching any glob pattern (the corpus must be present: it is shared/)."""
+    if not CORPUS.is_dir():
+        pytest.fail(f"the shared corpus is missing at {CORPUS}")
+    found: set[Path] = set()
+    for pattern in patterns:
+        found.update(p for p in CORPUS.rglob(pattern) if p.is_file())
+    return sorted(found)
