@@ -88,7 +88,7 @@ def check(
     """Run the checks and report whether this machine is ready."""
     from envdoctor.units import parse_duration
 
-    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout else None
+    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
     started = time.monotonic()
     loaded = _load(project, config, python)
     cfg, session = loaded
@@ -132,7 +132,7 @@ def explain(
     from envdoctor.options import did_you_mean
     from envdoctor.units import parse_duration
 
-    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout else None
+    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
     cfg, session = _load(project, config, python)
     spec = next((s for s in cfg.checks if s.id == check_id), None)
     if spec is None:
@@ -147,7 +147,8 @@ def explain(
     from envdoctor.reporters.explain import render_explain
 
     color, unicode = _terminal_style(sys.stdout, no_color)
-    sys.stdout.write(render_explain(report, results[0], cfg, color=color, unicode=unicode))
+    shown = replace(results[0], spec=replace(spec, title=results[0].spec.title))  # keep depends_on
+    sys.stdout.write(render_explain(report, shown, cfg, color=color, unicode=unicode))
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_READY if results[0].status.ok or results[0].status.value == "skip" else EXIT_NOT_READY)
@@ -251,7 +252,7 @@ def _report(cfg, session, results, min_score: int | None, strict: bool, interrup
         project=str(session.project),
         python=python,
         results=results,
-        verdict=judge(results, floor, strict),
+        verdict=judge(results, floor, strict, interrupted),
         min_score=floor,
         duration_ms=(time.monotonic() - started) * 1000,
         strict=strict,

@@ -145,18 +145,21 @@ class _Loader:
         options.update(kind_options)
         interpolator = Interpolator(self.variables)
         values: dict[str, Any] = {}
+        suggested: set[str] = set()
         problem: str | None = None
+        from_env: set[str] = set()
         ok = True
         for key, raw in entry.items():
             option = options.get(key)
             if option is None:
                 hint = did_you_mean(key, options)
+                suggested.update(re.findall(r"'([^']+)'", hint))
                 self.error(f"unknown option '{key}' for kind {kind_name}{hint}", where[key])
                 ok = False
                 continue
-            value, from_env = raw, False
+            value = raw
             if option.interpolate and _has_reference(raw):
-                from_env = True
+                from_env.add(key)
                 try:
                     value = interpolator.expand_value(raw)
                 except MissingVariable as exc:
@@ -169,14 +172,15 @@ class _Loader:
             try:
                 values[key] = option.coerce(value)
             except ConfigError as exc:
-                if from_env:  # never echo a value that came from the environment
+                if key in from_env:  # never echo a value that came from the environment
                     problem = problem or f"option '{key}': the value from ${{...}} is not {option.type.name}"
                 else:
                     self.error(f"{label}: option '{key}': {exc.message}", where[key])
                     ok = False
         for name, option in kind_options.items():
             if option.required and name not in entry:
-                self.error(f"{label}: kind {kind_name} needs option '{name}'", here)
+                if name not in suggested:  # a typo already reported with this suggestion
+                    self.error(f"{label}: kind {kind_name} needs option '{name}'", here)
                 ok = False
             elif name not in values and option.default is not None and name not in entry:
                 values[name] = option.coerce(option.default)
@@ -191,6 +195,9 @@ class _Loader:
                 ok = False
         if ok and problem is None:
             for opt_name, message in kind.validate({k: v for k, v in values.items() if k in kind_options}):
+                if opt_name in from_env:  # the message may quote a value from the environment
+                    problem = problem or f"option '{opt_name}': the value from ${{...}} is not valid"
+                    continue
                 self.error(f"{label}: {message}", where.get(opt_name or "", here))
                 ok = False
         if not ok or "id" not in values:

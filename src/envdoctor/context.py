@@ -8,6 +8,7 @@ stuck call costs the check its timeout, never the whole run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -95,6 +96,7 @@ class CheckContext:
 
     session: Session
     deadline: float
+    timeout: float = 0.0  # the whole deadline this check was given, for messages
     evidence: list[str] = field(default_factory=list)
 
     @property
@@ -133,9 +135,12 @@ async def run_sync(fn: Callable[..., T], *args: Any) -> T:
         try:
             value = fn(*args)
         except BaseException as exc:  # delivered to the awaiting check, not lost
-            loop.call_soon_threadsafe(deliver, future.set_exception, exc)
+            setter, value = future.set_exception, exc
         else:
-            loop.call_soon_threadsafe(deliver, future.set_result, value)
+            setter = future.set_result
+        # The run may be over (a timeout) and the loop closed: then nobody wants the value.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, setter, value)
 
     threading.Thread(target=work, name=f"envdoctor-{getattr(fn, '__name__', 'sync')}", daemon=True).start()
     return await future
@@ -148,8 +153,13 @@ async def run_process(
     timeout: float,
     env: Mapping[str, str] | None = None,
 ) -> ProcessResult:
-    """Runs argv (never a shell) with a total deadline; output is capped, not unbounded."""
+    """Runs argv (never a shell) with a total deadline; output is capped, not unbounded.
+
+    On timeout the whole process group is killed and reaped, and what the child printed so
+    far is kept (it often says why it hung).
+    """
     started = time.monotonic()
+    deadline = started + timeout
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=subprocess.DEVNULL,
@@ -159,26 +169,27 @@ async def run_process(
         env=dict(env) if env is not None else None,
         start_new_session=os.name != "nt",
     )
+    out, err = bytearray(), bytearray()
 
-    async def drain(stream: asyncio.StreamReader | None) -> bytes:
-        kept = bytearray()
+    async def drain(stream: asyncio.StreamReader | None, kept: bytearray) -> None:
         if stream is None:
-            return b""
+            return
         while chunk := await stream.read(65536):
             if len(kept) < MAX_OUTPUT:
                 kept += chunk[: MAX_OUTPUT - len(kept)]
-        return bytes(kept)
 
-    gathered = asyncio.gather(drain(proc.stdout), drain(proc.stderr), proc.wait())
+    gathered = asyncio.gather(drain(proc.stdout, out), drain(proc.stderr, err), proc.wait())
+    # Retrieve the outcome even when we are cancelled, so asyncio never logs it on stderr.
+    gathered.add_done_callback(lambda f: f.cancelled() or f.exception())
     timed_out = False
     try:
-        out, err, _ = await asyncio.wait_for(gathered, timeout=max(timeout, 0.001))
+        await asyncio.wait_for(gathered, timeout=max(deadline - time.monotonic(), 0.001))
     except asyncio.TimeoutError:
         timed_out = True
-        _kill(proc)
-        out, err = b"", b""
+        await _kill_and_reap(proc)
     except asyncio.CancelledError:
-        _kill(proc)
+        # Reap even when cancelled: a transport left behind warns on stderr at loop close.
+        await _kill_and_reap(proc)
         raise
     return ProcessResult(
         [str(a) for a in argv],
@@ -188,6 +199,12 @@ async def run_process(
         timed_out,
         time.monotonic() - started,
     )
+
+
+async def _kill_and_reap(proc: asyncio.subprocess.Process) -> None:
+    _kill(proc)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(proc.wait(), 1.0)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

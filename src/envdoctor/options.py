@@ -161,12 +161,20 @@ class Duration(OptionType):
         return parse_duration(value)
 
     def schema(self) -> dict[str, Any]:
+        number = r"(\d+(\.\d*)?|\.\d+)"
+        unit = "(" + "|".join(_anycase(u) for u in ("ms", "sec", "min", "s", "m", "h")) + ")"
+        part = rf"{number}\s*{unit}\s*"
         return {
             "anyOf": [
                 {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*((ms|sec|min|s|m|h)\s*((\d+(\.\d*)?|\.\d+)\s*(ms|sec|min|s|m|h)\s*)*)?$"},
+                {"type": "string", "pattern": rf"^\s*({number}\s*|({part})+)$"},
             ]
         }
+
+
+def _anycase(word: str) -> str:
+    """A case-insensitive regex for JSON Schema, whose ECMA regexes have no (?i)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
 
 
 class Size(OptionType):
@@ -179,7 +187,7 @@ class Size(OptionType):
         return {
             "anyOf": [
                 {"type": "integer", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kKmMgGtT]i?[bB]?|[bB])?$"},
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?[bB]?|[bB])?$"},
             ]
         }
 
@@ -253,6 +261,9 @@ class Option:
 
     def schema(self) -> dict[str, Any]:
         out = dict(self.type.schema())
+        if self.interpolate and out.get("type") != "string":
+            # Any value may come from ${VAR} (DESIGN.md §3): a string holding one is valid too.
+            out = {"anyOf": [out, {"type": "string", "pattern": r"\$\{"}]}
         out["description"] = self.doc
         if self.default is not None:
             out["default"] = self.default

@@ -11,7 +11,7 @@ import asyncio
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from envdoctor.context import CheckContext, Session
 from envdoctor.errors import EnvdoctorError
@@ -21,6 +21,10 @@ from envdoctor.redact import Redactor
 from envdoctor.units import format_duration
 
 ProgressFn = Callable[[int, int, list[str]], None]
+
+# Kinds see the deadline itself (ctx.remaining()) and can report a timeout in their own words,
+# with what they saw so far; the runner's hard stop comes this much later.
+GRACE = 0.1
 
 
 @dataclass
@@ -63,9 +67,13 @@ class Runner:
         for spec in specs:
             out.append(
                 self.results.get(spec.id)
-                or Result(spec, _category(spec), Status.SKIP, "interrupted before it finished")
+                or Result(self._redact_spec(spec), _category(spec), Status.SKIP, "interrupted before it finished")
             )
         return out
+
+    def _redact_spec(self, spec: CheckSpec) -> CheckSpec:
+        """The title is interpolated from the environment: mask it like every message."""
+        return replace(spec, title=self.redactor(spec.title) or "") if spec.title else spec
 
     def _report(self, total: int) -> None:
         if self.progress is not None:
@@ -80,7 +88,7 @@ class Runner:
             fix = spec.fix
         r = self.redactor
         return Result(
-            spec=spec,
+            spec=self._redact_spec(spec),
             category=category,
             status=outcome.status,
             message=r(outcome.message) or "",
@@ -109,14 +117,14 @@ class Runner:
         timeout = spec.timeout if spec.timeout is not None else kind.default_timeout(spec)
         if timeout is None:
             timeout = self.default_timeout
-        ctx = CheckContext(self.session, deadline=started + timeout)
+        ctx = CheckContext(self.session, deadline=started + timeout, timeout=timeout)
         try:
             if spec.when:
                 if not await asyncio.wait_for(self._when(spec.when), timeout):
                     return Outcome(Status.SKIP, f"when: {spec.when} is false for this target"), None, ctx.evidence
             if self.session.safe and kind.runs_code(spec):
                 return Outcome(Status.SKIP, "not run under --safe"), None, []
-            outcome = await asyncio.wait_for(kind.run(spec, ctx), timeout)
+            outcome = await asyncio.wait_for(kind.run(spec, ctx), timeout + GRACE)
             return outcome, None, ctx.evidence
         except asyncio.TimeoutError:
             ctx.note(f"deadline of {format_duration(timeout)} reached")

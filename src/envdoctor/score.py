@@ -5,7 +5,9 @@ from __future__ import annotations
 from envdoctor.model import Result, Severity, Status, Verdict
 
 
-def judge(results: list[Result], min_score: int = 0, strict: bool = False) -> Verdict:
+def judge(
+    results: list[Result], min_score: int = 0, strict: bool = False, interrupted: bool = False
+) -> Verdict:
     counts = {status.value: 0 for status in Status}
     total = earned = 0.0
     for result in results:
@@ -35,4 +37,6 @@ def judge(results: list[Result], min_score: int = 0, strict: bool = False) -> Ve
         if warnings:
             n = len(warnings)
             reasons.append(f"{n} warning{'s' if n != 1 else ''} (--strict)")
+    if interrupted:  # unfinished checks count nowhere, so the score alone cannot say "ready"
+        reasons.append("interrupted before every check finished")
     return Verdict(score=score, ready=not reasons, reasons=reasons, counts=counts)

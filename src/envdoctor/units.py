@@ -31,14 +31,17 @@ _SIZE_UNITS = {
     "mb": 10**6,
     "gb": 10**9,
     "tb": 10**12,
+    "pb": 10**15,
     "kib": 2**10,
     "mib": 2**20,
     "gib": 2**30,
     "tib": 2**40,
+    "pib": 2**50,
     "k": 2**10,
     "m": 2**20,
     "g": 2**30,
     "t": 2**40,
+    "p": 2**50,
 }
 _SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)", re.ASCII)
 
@@ -104,11 +107,11 @@ def format_duration(seconds: float) -> str:
 
 def format_size(size: float) -> str:
     """Binary units, one decimal: "1.5 GiB"."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(size) < 1024 or unit == "PiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
-    return f"{size:.1f} TiB"  # pragma: no cover - loop always returns
+    return f"{size:.1f} PiB"  # pragma: no cover - loop always returns
 
 
 def _show(value: object) -> str:

@@ -19,6 +19,8 @@ class Kind:
     summary: ClassVar[str]
     passes_when: ClassVar[str]
     options: ClassVar[tuple[Option, ...]] = ()
+    # For the reference docs: when this kind runs programs or project code (see runs_code).
+    safe_mode_note: ClassVar[str | None] = None
 
     def validate(self, options: dict[str, Any]) -> list[tuple[str | None, str]]:
         """Cross-option rules (e.g. "host or address"): (option name or None, message) each."""

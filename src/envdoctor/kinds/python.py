@@ -53,7 +53,9 @@ class PythonKind(Kind):
             try:
                 specifier = SpecifierSet(wanted)
             except InvalidSpecifier:
-                raise ProjectFileError(f"not a version specifier: {wanted!r}", Source(origin)) from None
+                # A value from the check module may come from ${VAR}: never echo it.
+                shown = "" if origin.endswith(" version") else f": {wanted!r}"
+                raise ProjectFileError(f"not a version specifier{shown}", Source(origin)) from None
             ctx.note(f"required {wanted} ({origin})")
             if not specifier.contains(Version(info.version), prereleases=True):
                 problems.append(f"{info.version} does not satisfy {wanted} ({origin})")
@@ -66,7 +68,8 @@ class PythonKind(Kind):
             ctx.note(f"prefix {info.prefix}, base prefix {info.base_prefix}")
             if venv and not info.in_virtualenv:
                 problems.append("not in a virtual environment")
-                fix = fix or f"{_venv_command(ctx.project)} && . .venv/bin/activate"
+                activate = f"{_venv_command(ctx.project)} && . .venv/bin/activate"
+                fix = f"{fix}; then {activate}" if fix else activate
             elif venv is False and info.in_virtualenv:
                 problems.append(f"inside a virtual environment ({info.prefix}), a system interpreter is required")
         if problems:
@@ -134,14 +137,24 @@ def _specifier_problem(text: str) -> str | None:
 
 
 def _version_fix(specifier: object, project: Path) -> str | None:
+    """A venv command for a matching Python: one already on PATH if any, else the newest."""
+    import shutil
+
     from packaging.version import Version
 
-    for candidate in _CANDIDATES:
-        if any(specifier.contains(Version(f"{candidate}.{micro}")) for micro in (0, 99)):  # type: ignore[attr-defined]
-            if (project / "uv.lock").exists():
-                return f"uv venv --python {candidate}"
-            return f"python{candidate} -m venv .venv (install Python {candidate} first if needed: pyenv install {candidate}, or your OS packages)"
-    return None
+    matching = [
+        c for c in _CANDIDATES
+        if any(specifier.contains(Version(f"{c}.{micro}")) for micro in (0, 99))  # type: ignore[attr-defined]
+    ]
+    if not matching:
+        return None
+    installed = [c for c in matching if shutil.which(f"python{c}")]
+    chosen = installed[0] if installed else matching[0]
+    if (project / "uv.lock").exists():
+        return f"uv venv --python {chosen}"
+    if installed:
+        return f"python{chosen} -m venv .venv"
+    return f"python{chosen} -m venv .venv (install Python {chosen} first: pyenv install {chosen}, or your OS packages)"
 
 
 def _venv_command(project: Path) -> str:

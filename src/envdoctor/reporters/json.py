@@ -38,7 +38,7 @@ def _check(result: Result, verbose: bool) -> dict[str, Any]:
         "kind": spec.kind,
         "title": spec.display_title,
         "severity": spec.severity.value,
-        "weight": spec.effective_weight,
+        "weight": _number(spec.effective_weight),
         "tags": list(spec.tags),
         "status": result.status.value,
         "duration_ms": round(result.duration_ms, 1),
@@ -52,6 +52,10 @@ def _check(result: Result, verbose: bool) -> dict[str, Any]:
         if result.traceback:
             out["traceback"] = result.traceback
     return out
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def _finding(finding: Finding) -> dict[str, Any]:

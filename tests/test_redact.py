@@ -1,0 +1,144 @@
+"""Secrets never shown: URL passwords and secret literals are masked in every string."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envdoctor.redact import MASK, Redactor, redact_url
+
+FUZZ = settings(max_examples=200, deadline=None)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:pw@db:5432/app", "postgresql://app:***@db:5432/app"),
+        ("postgres://app:pw@db/app", "postgres://app:***@db/app"),
+        ("postgresql+asyncpg://u:p4ss@h/d", "postgresql+asyncpg://u:***@h/d"),
+        ("postgresql+psycopg2://u:p4ss@h/d", "postgresql+psycopg2://u:***@h/d"),
+        ("redis://:pw@localhost:6379/0", "redis://:***@localhost:6379/0"),
+        ("rediss://default:pw@h:6380", "rediss://default:***@h:6380"),
+        ("amqp://guest:guest@rabbit:5672/%2F", "amqp://guest:***@rabbit:5672/%2F"),
+        ("amqps://u:pw@mq", "amqps://u:***@mq"),
+        ("mongodb://root:example@mongo:27017", "mongodb://root:***@mongo:27017"),
+        (
+            "mongodb+srv://u:pw@cluster0.x.net/db?retryWrites=true",
+            "mongodb+srv://u:***@cluster0.x.net/db?retryWrites=true",
+        ),
+        ("mysql://root:secret@127.0.0.1:3306/app", "mysql://root:***@127.0.0.1:3306/app"),
+        ("mysql+pymysql://root:secret@db/app", "mysql+pymysql://root:***@db/app"),
+        ("kafka://u:pw@broker:9092", "kafka://u:***@broker:9092"),
+        ("smtp://user:pw@mail:25", "smtp://user:***@mail:25"),
+        ("memcached://u:pw@cache", "memcached://u:***@cache"),
+        ("http://admin:admin@localhost:9093/-/ready", "http://admin:***@localhost:9093/-/ready"),
+        ("https://user:tok-en.123@example.com", "https://user:***@example.com"),
+        ("ftp://anon:e%40mail@files", "ftp://anon:***@files"),
+        ("x://user:pa:ss@h", "x://user:***@h"),
+    ],
+)
+def test_url_passwords_are_masked(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert Redactor()(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app@db:5432/app",  # user only
+        "redis://localhost:6379/0",
+        "https://host:8443/path",
+        "http://host:8080/a@b",  # '@' in the path is not userinfo
+        "mysql://root:@db/app",  # empty password: nothing to hide
+        "mailto:someone@example.com",
+        "plain text with a colon: and an @ sign",
+    ],
+)
+def test_urls_without_password_are_untouched(url: str) -> None:
+    assert redact_url(url) == url
+
+
+def test_several_urls_in_one_message() -> None:
+    text = "tried postgresql://a:one@x/db then redis://:two@y:6379 (both refused)"
+    assert (
+        Redactor()(text) == "tried postgresql://a:***@x/db then redis://:***@y:6379 (both refused)"
+    )
+
+
+def test_secret_literals_are_replaced_everywhere() -> None:
+    redactor = Redactor({"hunter22", "tok-123"})
+    text = "AUTH hunter22 failed; header Bearer tok-123; again hunter22"
+    assert redactor(text) == "AUTH *** failed; header Bearer ***; again ***"
+
+
+def test_longest_secret_first() -> None:
+    redactor = Redactor({"secret", "secret-extended"})
+    assert redactor("secret-extended and secret") == "*** and ***"
+
+
+def test_short_secrets_are_not_masked() -> None:
+    # One or two characters would mask half of every message.
+    redactor = Redactor({"a", "pw", ""})
+    assert redactor("a pw") == "a pw"
+
+
+def test_none_and_empty_pass_through() -> None:
+    redactor = Redactor({"secret"})
+    assert redactor(None) is None
+    assert redactor("") == ""
+
+
+def test_secrets_from_any_iterable() -> None:
+    redactor = Redactor(iter(["abc-secret"]))
+    assert redactor("x abc-secret") == "x ***"
+    assert redactor("x abc-secret") == "x ***"  # the iterable is read once, kept
+
+
+def test_mask() -> None:
+    assert MASK == "***"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: redact.py _URL_USERINFO stops the password at the first '@', so "
+    "'postgres://u:p@ss@h' shows 'ss' (urllib and drivers split at the last '@'); also "
+    "config.py _URL_PASSWORD collects only 'p'. Match the password up to the last '@' "
+    "before the first '/', '?', '#' or whitespace",
+)
+def test_password_with_a_raw_at_sign() -> None:
+    assert redact_url("postgres://u:p@ss@h/db") == "postgres://u:***@h/db"
+
+
+_PASSWORD = st.text(
+    alphabet=st.characters(
+        blacklist_characters="/@ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0",
+        blacklist_categories=("Cs", "Zs", "Zl", "Zp"),
+    ),
+    min_size=1,
+    max_size=20,
+)
+_USER = st.from_regex(r"[A-Za-z0-9_.\-]{0,8}", fullmatch=True)
+_SCHEME = st.sampled_from(
+    ["postgresql", "redis", "amqp", "mongodb+srv", "mysql+pymysql", "http", "s3"]
+)
+
+
+@FUZZ
+@given(_SCHEME, _USER, _PASSWORD, st.text(max_size=10), st.text(max_size=10))
+def test_password_never_survives(
+    scheme: str, user: str, password: str, before: str, after: str
+) -> None:
+    text = f"{before} {scheme}://{user}:{password}@host:1/db {after}"
+    shown = Redactor()(text)
+    assert shown is not None
+    assert f"{scheme}://{user}:{MASK}@host:1/db" in shown
+
+
+@FUZZ
+@given(st.text())
+def test_redactor_never_raises_and_is_idempotent(text: str) -> None:
+    redactor = Redactor({"s3cr3t"})
+    once = redactor(text)
+    assert redactor(once) == once
+    assert "s3cr3t" not in (once or "")
