@@ -98,7 +98,9 @@ def _spawn_in(argv: list[str], cwd: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=21)
     args = parser.parse_args()
 
@@ -116,7 +118,9 @@ def main() -> int:
         (project / "README.md").write_text("bench\n")
         (project / "checks").mkdir()
         (project / "checks" / "bench.toml").write_text(
-            textwrap.dedent(CHECKS).replace("{port}", str(listener.getsockname()[1])).replace("{free_port}", str(free_port))
+            textwrap.dedent(CHECKS)
+            .replace("{port}", str(listener.getsockname()[1]))
+            .replace("{free_port}", str(free_port))
         )
         commands = {
             "python -c 'import typer'": [sys.executable, "-c", "import typer"],
@@ -127,7 +131,10 @@ def main() -> int:
             run(argv, project)
         code = run(commands["envdoctor check (10 checks)"], project)[1]
         if code != 0:
-            print(f"envdoctor check exited {code} on the bench project; run it by hand to see why", file=sys.stderr)
+            print(
+                f"envdoctor check exited {code} on the bench project; run it by hand to see why",
+                file=sys.stderr,
+            )
             return 1
         times: dict[str, list[float]] = {name: [] for name in commands}
         rss: dict[str, int] = dict.fromkeys(commands, 0)
@@ -152,7 +159,9 @@ def main() -> int:
             f"{name:32} {median * 1000:7.1f}ms {ratio:6.2f}x {('<= ' + str(budget) + 'x') if budget else '':>7} "
             f"{rss[name] / 1024:7.1f}MB {verdict}"
         )
-    print(f"\n{args.rounds} alternating rounds, medians; python {sys.version.split()[0]} at {sys.executable}")
+    print(
+        f"\n{args.rounds} alternating rounds, medians; python {sys.version.split()[0]} at {sys.executable}"
+    )
     return 0 if ok else 1
 
 

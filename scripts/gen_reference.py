@@ -1,7 +1,7 @@
 """Writes docs/kinds.md from the kinds' own option definitions (the one source of truth).
 
-    .venv/bin/python scripts/gen_reference.py          # rewrite docs/kinds.md
-    .venv/bin/python scripts/gen_reference.py --check  # exit 1 if it is out of date (tests do this)
+.venv/bin/python scripts/gen_reference.py          # rewrite docs/kinds.md
+.venv/bin/python scripts/gen_reference.py --check  # exit 1 if it is out of date (tests do this)
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ def _cell(text: str) -> str:
 def _table(options: tuple[Option, ...] | list[Option]) -> list[str]:
     lines = ["| option | type | default | meaning |", "|---|---|---|---|"]
     for option in options:
-        default = "required" if option.required else ("" if option.default is None else f"`{option.default!r}`")
+        default = (
+            "required"
+            if option.required
+            else ("" if option.default is None else f"`{option.default!r}`")
+        )
         lines.append(
             f"| `{option.name}` | {_cell(option.type.name)} | {_cell(default)} | {_cell(option.doc)} |"
         )
@@ -49,7 +53,9 @@ def generate() -> str:
     out += ["## Settings (`[tool.envdoctor]` in pyproject.toml)", "", *_table(SETTINGS_OPTIONS), ""]
     for kind in kinds:
         out += [f"## {kind.name}", "", f"{kind.summary} Passes when {kind.passes_when}.", ""]
-        out += (_table(kind.options) if kind.options else ["No options beyond the common ones."]) + [""]
+        out += (
+            _table(kind.options) if kind.options else ["No options beyond the common ones."]
+        ) + [""]
         if kind.safe_mode_note:
             out += [kind.safe_mode_note, ""]
     return "\n".join(out).rstrip() + "\n"
@@ -59,7 +65,10 @@ def main() -> int:
     text = generate()
     if "--check" in sys.argv:
         if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print(f"{TARGET} is out of date: run .venv/bin/python scripts/gen_reference.py", file=sys.stderr)
+            print(
+                f"{TARGET} is out of date: run .venv/bin/python scripts/gen_reference.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     TARGET.write_text(text, encoding="utf-8")

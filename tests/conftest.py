@@ -64,13 +64,19 @@ class Project:
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without what would change envdoctor's choices or colours."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NO_COLOR", "CI", "FORCE_COLOR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "NO_COLOR", "CI", "FORCE_COLOR")
+    }
     env["NO_COLOR"] = "1"
     env.update(extra or {})
     return env
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> CliResult:
     proc = subprocess.run(
         [envdoctor_executable(), *args],
         cwd=cwd,

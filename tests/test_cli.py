@@ -31,8 +31,10 @@ HEADER = re.compile(
     r"^envdoctor (?P<version>\S+) · project (?P<project>.+) · python (?P<python>.+?)"
     r"(?: \((?P<pyversion>[^)]+)\))?$"
 )
-SUMMARY = re.compile(r"^(?P<verdict>Ready|Not ready|Interrupted) · score (?P<score>\d+)/100 · .*"
-                     r"(?P<n>\d+) checks? in \d+\.\d\d s$")
+SUMMARY = re.compile(
+    r"^(?P<verdict>Ready|Not ready|Interrupted) · score (?P<score>\d+)/100 · .*"
+    r"(?P<n>\d+) checks? in \d+\.\d\d s$"
+)
 STATUSES = ("pass", "warn", "fail", "error", "blocked", "skip")
 UNSET = "ENVDOCTOR_TEST_SURELY_UNSET_7F3A"
 
@@ -115,8 +117,18 @@ def assert_report_shape(doc: dict[str, Any]) -> None:
         assert doc["counts"][status] == sum(c["status"] == status for c in doc["checks"])
     for check in doc["checks"]:
         assert set(check) >= {
-            "id", "kind", "title", "severity", "weight", "tags", "status", "duration_ms",
-            "source", "message", "fix", "findings",
+            "id",
+            "kind",
+            "title",
+            "severity",
+            "weight",
+            "tags",
+            "status",
+            "duration_ms",
+            "source",
+            "message",
+            "fix",
+            "findings",
         }
         for key in ("id", "kind", "title", "source", "message"):
             assert isinstance(check[key], str), (key, check)
@@ -163,10 +175,20 @@ def test_all_pass_exits_0_with_a_clean_json_report(project: Project) -> None:
     assert doc["ready"] is True and doc["score"] == 100 and doc["min_score"] == 0
     assert doc["counts"] == {"pass": 2, "warn": 0, "fail": 0, "error": 0, "blocked": 0, "skip": 0}
     assert Path(doc["project"]).resolve() == project.root.resolve()
-    assert_subset(by_id(doc)["readme"], {
-        "kind": "file", "title": "readme", "severity": "required", "weight": 3, "tags": [],
-        "status": "pass", "source": "checks/envdoctor.toml:1", "fix": None, "findings": [],
-    })
+    assert_subset(
+        by_id(doc)["readme"],
+        {
+            "kind": "file",
+            "title": "readme",
+            "severity": "required",
+            "weight": 3,
+            "tags": [],
+            "status": "pass",
+            "source": "checks/envdoctor.toml:1",
+            "fix": None,
+            "findings": [],
+        },
+    )
     assert by_id(doc)["py"]["source"] == "checks/envdoctor.toml:6"
 
 
@@ -187,10 +209,16 @@ def test_a_required_failure_exits_1(project: Project) -> None:
     assert checks["license"]["status"] == "fail"
     assert checks["license"]["fix"] == "touch LICENSE"
     assert "LICENSE" in checks["license"]["message"]
-    assert_subset(checks["changelog"], {
-        "title": "change log", "severity": "optional", "weight": 1, "status": "fail",
-        "tags": ["docs"],
-    })
+    assert_subset(
+        checks["changelog"],
+        {
+            "title": "change log",
+            "severity": "optional",
+            "weight": 1,
+            "status": "fail",
+            "tags": ["docs"],
+        },
+    )
     assert any("required" in reason for reason in doc["reasons"])
 
 
@@ -308,8 +336,9 @@ def test_console_layout_with_no_color(project: Project) -> None:
     assert lines[5] == "        fix: touch LICENSE"
     assert re.match(r"^  \[!\] change log +optional · CHANGELOG\.md not found", lines[6]), lines[6]
     assert lines[7] == "Python"
-    assert re.match(rf"^  \[✓\] py +{re.escape(platform.python_version())} satisfies >=3\.8",
-                    lines[8]), lines[8]
+    assert re.match(
+        rf"^  \[✓\] py +{re.escape(platform.python_version())} satisfies >=3\.8", lines[8]
+    ), lines[8]
     assert lines[9] == ""
     summary = SUMMARY.match(lines[10])
     assert summary, lines[10]
@@ -691,7 +720,9 @@ def test_sigint_console_report_says_interrupted(project: Project, tmp_path: Path
 def test_sigint_report_masks_secret_titles(project: Project, tmp_path: Path) -> None:
     secret = "hunter2-canary-Q7z"
     code, out, err, _ = _interrupt_while_checking(
-        project, tmp_path, title="py ${ENVDOCTOR_TEST_PASSWORD}",
+        project,
+        tmp_path,
+        title="py ${ENVDOCTOR_TEST_PASSWORD}",
         env={"ENVDOCTOR_TEST_PASSWORD": secret},
     )
     assert code == 130
@@ -911,7 +942,8 @@ def test_findings_in_json_and_console(project: Project) -> None:
         assert finding[key] is None or isinstance(finding[key], str)
     verbose = json_run(project, "-v").json()
     assert {f["subject"]: f["status"] for f in by_id(verbose)["env"]["findings"]} == {
-        UNSET: "fail", "HOME": "pass"
+        UNSET: "fail",
+        "HOME": "pass",
     }
     console = project.run("check").stdout
     assert re.search(rf"^        {UNSET} +not set \(checks/envdoctor\.toml:4\)$", console, re.M)

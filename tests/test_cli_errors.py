@@ -146,7 +146,7 @@ CONFIG_CASES = [
             f"re:{re.escape(MODULE)}:6: check 'a': option 'timeout': not a duration: 'soon' .*",
             f"{MODULE}:7: check 'a': option 'severity': expected one of 'required', 'optional', "
             "got 'requird' (did you mean 'required'?)",
-            f"{MODULE}:8: check 'a': option 'weight': -1 is out of range: expected a number >= 0",
+            f"{MODULE}:8: check 'a': option 'weight': -1 is out of range: expected a number from 0 to 1000",
             f"re:{re.escape(MODULE)}:9: check 'a': option 'tags': expected a list of strings.*",
         ],
     ),
@@ -420,6 +420,18 @@ def test_bare_command_prints_help_and_exits_2(project: Project) -> None:
 def test_help_exits_0(project: Project) -> None:
     result = project.run("check", "--help")
     assert result.code == 0
-    for flag in ("--config", "--project", "--python", "--only", "--skip", "--format",
-                 "--output", "--timeout", "--min-score", "--strict", "--quiet", "--verbose"):
+    for flag in (
+        "--config",
+        "--project",
+        "--python",
+        "--only",
+        "--skip",
+        "--format",
+        "--output",
+        "--timeout",
+        "--min-score",
+        "--strict",
+        "--quiet",
+        "--verbose",
+    ):
         assert flag in result.stdout, flag

@@ -117,13 +117,6 @@ def test_timed_out_process_keeps_what_it_printed(tmp_path: Path) -> None:
     assert "waiting for db" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: context.py _kill returns early when the leader has exited (returncode set), "
-    "so a background child still holding stdout survives the deadline (orphan), and the "
-    "unclosed transport prints 'Exception ignored ... Event loop is closed' at exit - always "
-    "os.killpg(proc.pid, SIGKILL) on timeout (ignore ProcessLookupError) and close the transport",
-)
 def test_deadline_kills_the_group_after_the_leader_exited(tmp_path: Path) -> None:
     # In a child interpreter: the leaked transport's noise must not land in this test run.
     pids = tmp_path / "pids"

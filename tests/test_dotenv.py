@@ -120,23 +120,12 @@ def test_problems_never_hold_values() -> None:
     assert all("s3cr3t" not in reason for _, reason in result.problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dotenv.py parse_dotenv: an unterminated quote swallows every later line "
-    "(their keys and problems are lost); it should resume at the next line",
-)
 def test_unterminated_quote_does_not_swallow_the_rest() -> None:
     result = parse_dotenv("A='open\nB=2\nbad line\n")
     assert result.values.get("B") == "2"
     assert (3, "not a KEY=value line") in result.problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dotenv.py parse_dotenv splits with str.splitlines(), which also breaks at "
-    "U+2028, form feed, \\x1c-\\x1e, \\x85: values change and line numbers drift from what "
-    "editors show; split on \\n (after turning \\r\\n and \\r into \\n) instead",
-)
 def test_only_newlines_end_lines() -> None:
     result = parse_dotenv('A="x\u2028y"\nB=1\x0cC=2\nD=3\n')
     assert result.values["A"] == "x\u2028y"
@@ -160,11 +149,6 @@ def test_read_dotenv_tolerates_bad_utf8(tmp_path: Path) -> None:
     assert result.values["A"].startswith("caf")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dotenv.py read_dotenv does not strip a UTF-8 BOM (Windows editors write one): "
-    "the first key becomes '\\ufeffA' and line 1 is reported as 'not a KEY=value line'",
-)
 def test_read_dotenv_strips_bom(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_bytes(b"\xef\xbb\xbfA=1\nB=2\n")

@@ -146,11 +146,6 @@ def test_config_error_never_contains_a_value() -> None:
     assert SECRET not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: interpolate.py _substitution formats the *expanded* ':?' message, so a "
-    "nested ${VAR} in it puts that variable's value into the MissingVariable text",
-)
 def test_required_message_does_not_leak_nested_value() -> None:
     with pytest.raises(MissingVariable) as info:
         expand("${UNSET:?ask ${PW}}")

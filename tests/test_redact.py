@@ -99,13 +99,6 @@ def test_mask() -> None:
     assert MASK == "***"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: redact.py _URL_USERINFO stops the password at the first '@', so "
-    "'postgres://u:p@ss@h' shows 'ss' (urllib and drivers split at the last '@'); also "
-    "config.py _URL_PASSWORD collects only 'p'. Match the password up to the last '@' "
-    "before the first '/', '?', '#' or whitespace",
-)
 def test_password_with_a_raw_at_sign() -> None:
     assert redact_url("postgres://u:p@ss@h/db") == "postgres://u:***@h/db"
 

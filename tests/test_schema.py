@@ -33,8 +33,20 @@ except ImportError:
 
 ANNOTATIONS = {"$schema", "$id", "title", "description", "default", "$defs"}
 ASSERTIONS = {
-    "type", "enum", "const", "pattern", "minimum", "maximum", "minItems", "items",
-    "properties", "required", "additionalProperties", "anyOf", "oneOf", "$ref",
+    "type",
+    "enum",
+    "const",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "items",
+    "properties",
+    "required",
+    "additionalProperties",
+    "anyOf",
+    "oneOf",
+    "$ref",
 }
 JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 
@@ -280,7 +292,9 @@ def test_a_real_module_validates_and_loads(project: Project, schema: dict[str, A
     listed = project.run("list")
     assert listed.code == 0, listed.stderr
     assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == [
-        "python", "readme", "no-stale-build"
+        "python",
+        "readme",
+        "no-stale-build",
     ]
 
 

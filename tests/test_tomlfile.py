@@ -160,21 +160,11 @@ def test_crlf() -> None:
     assert [t.line for t in doc.arrays["check"]] == [1, 4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='bug: tomlfile.py _scan counts """ anywhere on a line, comments included: '
-    '# see """ opens a phantom multi-line string and every later table loses its line',
-)
 def test_triple_quote_in_a_comment() -> None:
     doc = read_toml("m.toml", toml('# see """ below\n[[check]]\nid = "a"\n[[check]]\nid = "b"\n'))
     assert [t.line for t in doc.arrays["check"]] == [2, 4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tomlfile.py _scan takes a nested array's last element on its own line "
-    '(  ["a", "b"]) for a [table] header, so the keys after it go to a phantom table',
-)
 def test_nested_array_element_is_not_a_header() -> None:
     doc = read_toml(
         "m.toml", toml('[[check]]\nid = "a"\nrun = [\n  ["a", "b"]\n]\nkind = "file"\n')
@@ -182,11 +172,6 @@ def test_nested_array_element_is_not_a_header() -> None:
     assert doc.arrays["check"][0].keys == {"id": 2, "run": 3, "kind": 6}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tomlfile.py _scan uses str.splitlines(), which also breaks at U+2028 (legal "
-    "in TOML comments and strings): every later line number is off by one vs tomllib",
-)
 def test_line_separator_in_a_comment() -> None:
     doc = read_toml("m.toml", "# a\u2028b\n[[check]]\nid = 'a'\n".encode())
     assert doc.arrays["check"][0].line == 2

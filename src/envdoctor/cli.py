@@ -54,7 +54,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """envdoctor: is this machine ready to run this project, and if not, exactly what to do."""
@@ -62,10 +65,27 @@ def _root(
 
 ConfigOpt = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here on Python 3.10
-    typer.Option("--config", "-c", help="Check module to use instead of discovery (repeatable).", show_default=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Check module to use instead of discovery (repeatable).",
+        show_default=False,
+    ),
 ]
-ProjectOpt = Annotated[Optional[Path], typer.Option("--project", "-p", help="Project directory (default: the current one).", show_default=False)]  # noqa: UP045
-PythonOpt = Annotated[Optional[str], typer.Option("--python", help="Target interpreter (default: $VIRTUAL_ENV, ./.venv, this one).", show_default=False)]  # noqa: UP045
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project", "-p", help="Project directory (default: the current one).", show_default=False
+    ),
+]
+PythonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--python",
+        help="Target interpreter (default: $VIRTUAL_ENV, ./.venv, this one).",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -73,25 +93,76 @@ def check(
     config: ConfigOpt = None,
     project: ProjectOpt = None,
     python: PythonOpt = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these checks (id or tag; repeatable).", show_default=False)] = None,  # noqa: UP045
-    skip: Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out these checks (id or tag; repeatable).", show_default=False)] = None,  # noqa: UP045
-    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.console,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.", show_default=False)] = None,  # noqa: UP045
-    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Default per-check timeout, e.g. 2s (checks with their own keep it).", show_default=False)] = None,  # noqa: UP045
-    min_score: Annotated[Optional[int], typer.Option("--min-score", min=0, max=100, help="Not ready below this score.", show_default=False)] = None,  # noqa: UP045
-    strict: Annotated[bool, typer.Option("--strict", help="Optional failures and warnings also make it not ready.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing details, evidence and tracebacks.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Show only problems and the summary.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colour, whatever the terminal.")] = False,
-    safe: Annotated[bool, typer.Option("--safe", help="Do not run commands or project code (for a repository you have not read yet).")] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Run only these checks (id or tag; repeatable).", show_default=False
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip", help="Leave out these checks (id or tag; repeatable).", show_default=False
+        ),
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="Report format.")
+    ] = Format.console,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report to this file instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            help="Default per-check timeout, e.g. 2s (checks with their own keep it).",
+            show_default=False,
+        ),
+    ] = None,
+    min_score: Annotated[
+        int | None,
+        typer.Option(
+            "--min-score", min=0, max=100, help="Not ready below this score.", show_default=False
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Optional failures and warnings also make it not ready."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show passing details, evidence and tracebacks.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Show only problems and the summary.")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour, whatever the terminal.")
+    ] = False,
+    safe: Annotated[
+        bool,
+        typer.Option(
+            "--safe",
+            help="Do not run commands or project code (for a repository you have not read yet).",
+        ),
+    ] = False,
 ) -> None:
     """Run the checks and report whether this machine is ready."""
     from envdoctor.units import parse_duration
 
-    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
+    default_timeout = (
+        _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
+    )
     started = time.monotonic()
     loaded = _load(project, config, python)
     cfg, session = loaded
+    if not cfg.checks:
+        raise Fail(_no_checks_message(cfg))
     specs = _select(cfg.checks, only or [], skip or [])
     session.verbose, session.safe = verbose, safe
     progress = _Progress.create(enabled=not quiet)
@@ -106,7 +177,9 @@ def check(
 
 
 @app.command("list")
-def list_checks(config: ConfigOpt = None, project: ProjectOpt = None, python: PythonOpt = None) -> None:
+def list_checks(
+    config: ConfigOpt = None, project: ProjectOpt = None, python: PythonOpt = None
+) -> None:
     """List the checks that would run: id, kind, severity and where each is defined."""
     cfg, _ = _load(project, config, python)
     if not cfg.checks:
@@ -115,34 +188,51 @@ def list_checks(config: ConfigOpt = None, project: ProjectOpt = None, python: Py
     rows += [(s.id, s.kind, s.severity.value, str(s.source)) for s in cfg.checks]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        typer.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+        typer.echo(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        )
 
 
 @app.command()
 def explain(
-    check_id: Annotated[str, typer.Argument(metavar="ID", help="The id of the check to run and explain.")],
+    check_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The id of the check to run and explain.")
+    ],
     config: ConfigOpt = None,
     project: ProjectOpt = None,
     python: PythonOpt = None,
-    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Default per-check timeout.", show_default=False)] = None,  # noqa: UP045
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colour, whatever the terminal.")] = False,
-    safe: Annotated[bool, typer.Option("--safe", help="Do not run commands or project code.")] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Default per-check timeout.", show_default=False),
+    ] = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour, whatever the terminal.")
+    ] = False,
+    safe: Annotated[
+        bool, typer.Option("--safe", help="Do not run commands or project code.")
+    ] = False,
 ) -> None:
     """Run one check (ignoring depends_on) and show all its evidence."""
     from envdoctor.options import did_you_mean
     from envdoctor.units import parse_duration
 
-    default_timeout = _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
+    default_timeout = (
+        _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
+    )
     cfg, session = _load(project, config, python)
     spec = next((s for s in cfg.checks if s.id == check_id), None)
     if spec is None:
-        raise Fail(f"no check with id '{check_id}'{did_you_mean(check_id, [s.id for s in cfg.checks])}")
+        raise Fail(
+            f"no check with id '{check_id}'{did_you_mean(check_id, [s.id for s in cfg.checks])}"
+        )
     session.verbose, session.safe = True, safe
     from dataclasses import replace
 
     alone = replace(spec, depends_on=())
     started = time.monotonic()
-    results, interrupted = _run(cfg, session, [alone], default_timeout or cfg.settings.timeout, None)
+    results, interrupted = _run(
+        cfg, session, [alone], default_timeout or cfg.settings.timeout, None
+    )
     report = _report(cfg, session, results, None, False, interrupted, started)
     from envdoctor.reporters.explain import render_explain
 
@@ -151,7 +241,9 @@ def explain(
     sys.stdout.write(render_explain(report, shown, cfg, color=color, unicode=unicode))
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_READY if results[0].status.ok or results[0].status.value == "skip" else EXIT_NOT_READY)
+    raise typer.Exit(
+        EXIT_READY if results[0].status.ok or results[0].status.value == "skip" else EXIT_NOT_READY
+    )
 
 
 @app.command()
@@ -208,12 +300,12 @@ def _select(specs, only: list[str], skip: list[str]):  # type: ignore[no-untyped
     from envdoctor.options import did_you_mean
     from envdoctor.runner import select
 
-    if not specs:
-        raise Fail("no checks defined: add [[check]] tables to checks/*.toml or [tool.envdoctor] in pyproject.toml (see docs/check-modules.md)")
     names = {s.id for s in specs} | {t for s in specs for t in s.tags}
     for name in [*only, *skip]:
         if name not in names:
-            raise Fail(f"--only/--skip: no check id or tag '{name}'{did_you_mean(name, sorted(names))}")
+            raise Fail(
+                f"--only/--skip: no check id or tag '{name}'{did_you_mean(name, sorted(names))}"
+            )
     chosen = select(specs, only, skip)
     if not chosen:
         raise Fail("--only/--skip left no checks to run")
@@ -226,7 +318,12 @@ def _run(cfg, session, specs, default_timeout: float, progress):  # type: ignore
     from envdoctor.redact import Redactor
     from envdoctor.runner import Runner
 
-    runner = Runner(session, default_timeout, Redactor(cfg.secrets), progress=progress.update if progress else None)
+    runner = Runner(
+        session,
+        default_timeout,
+        Redactor(cfg.secrets),
+        progress=progress.update if progress else None,
+    )
     try:
         results = asyncio.run(runner.run(specs))
         return results, False
@@ -237,7 +334,9 @@ def _run(cfg, session, specs, default_timeout: float, progress):  # type: ignore
             progress.clear()
 
 
-def _report(cfg, session, results, min_score: int | None, strict: bool, interrupted: bool, started: float):  # type: ignore[no-untyped-def]
+def _report(
+    cfg, session, results, min_score: int | None, strict: bool, interrupted: bool, started: float
+):  # type: ignore[no-untyped-def]
     from envdoctor.model import Interpreter, Report
     from envdoctor.score import judge
 
@@ -264,12 +363,16 @@ def _report(cfg, session, results, min_score: int | None, strict: bool, interrup
 def _terminal_style(stream, no_color: bool) -> tuple[bool, bool]:  # type: ignore[no-untyped-def]
     """Colour only on a terminal and when nobody said no; Unicode only if it can be encoded."""
     tty = bool(getattr(stream, "isatty", lambda: False)())
-    color = tty and not no_color and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    color = (
+        tty and not no_color and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    )
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     return color, encoding in ("utf8", "utf8sig")
 
 
-def _emit(report, fmt: str, output: Path | None, *, verbose: bool, quiet: bool, no_color: bool) -> None:  # type: ignore[no-untyped-def]
+def _emit(
+    report, fmt: str, output: Path | None, *, verbose: bool, quiet: bool, no_color: bool
+) -> None:  # type: ignore[no-untyped-def]
     from envdoctor.reporters import RenderOptions, render
 
     if output is not None:
@@ -308,7 +411,9 @@ class _Progress:
     def update(self, done: int, total: int, running: list[str]) -> None:
         self.tick += 1
         names = ", ".join(running[:4]) + ("…" if len(running) > 4 else "")
-        line = f"{self.frames[self.tick % len(self.frames)]} {done}/{total} checks" + (f" · {names}" if names else "")
+        line = f"{self.frames[self.tick % len(self.frames)]} {done}/{total} checks" + (
+            f" · {names}" if names else ""
+        )
         sys.stderr.write("\r\x1b[K" + line[:120])
         sys.stderr.flush()
         self.shown = True

@@ -19,12 +19,12 @@ from envdoctor.errors import ConfigError, ConfigErrors, ProjectFileError, Source
 from envdoctor.interpolate import Interpolator, MissingVariable
 from envdoctor.kinds import KINDS, get_kind
 from envdoctor.model import CheckSpec, Severity
-from envdoctor.options import COMMON_NAMES, COMMON_OPTIONS, SETTINGS_OPTIONS, Option, did_you_mean
+from envdoctor.options import COMMON_OPTIONS, SETTINGS_OPTIONS, Option, did_you_mean
+from envdoctor.redact import url_passwords
 from envdoctor.tomlfile import LocatedToml, TableLines, read_toml
 
 DEFAULT_INCLUDE = ["checks/*.toml"]
 _SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE|CERT", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"://[^/@:\s]*:([^/@\s]+)@")
 _MODULE_KEYS = ("check",)
 
 
@@ -111,14 +111,22 @@ class _Loader:
         located = doc.arrays.get(array_name, [])
         fallback = doc.tables.get(array_name.rpartition(".")[0], TableLines(1))
         if not isinstance(entries, list):
-            line = fallback.keys.get("check", fallback.line)
+            line = (
+                doc.tables[array_name].line
+                if array_name in doc.tables
+                else fallback.keys.get("check", fallback.line)
+            )
             self.error(
                 f"'{array_name}' must be an array of tables: write [[{array_name}]], not [{array_name}]",
                 Source(shown, line),
             )
             return
         for index, entry in enumerate(entries):
-            lines = located[index] if index < len(located) else TableLines(fallback.keys.get("check", fallback.line))
+            lines = (
+                located[index]
+                if index < len(located)
+                else TableLines(fallback.keys.get("check", fallback.line))
+            )
             self.check(entry, lines, shown)
 
     def check(self, entry: Any, lines: TableLines, shown: str) -> None:
@@ -173,7 +181,10 @@ class _Loader:
                 values[key] = option.coerce(value)
             except ConfigError as exc:
                 if key in from_env:  # never echo a value that came from the environment
-                    problem = problem or f"option '{key}': the value from ${{...}} is not {option.type.name}"
+                    problem = (
+                        problem
+                        or f"option '{key}': the value from ${{...}} is not {option.type.name}"
+                    )
                 else:
                     self.error(f"{label}: option '{key}': {exc.message}", where[key])
                     ok = False
@@ -191,12 +202,18 @@ class _Loader:
                 Marker(values["when"])
             except InvalidMarker as exc:
                 first = str(exc).splitlines()[0]
-                self.error(f"{label}: option 'when': not a valid PEP 508 marker: {first}", where["when"])
+                self.error(
+                    f"{label}: option 'when': not a valid PEP 508 marker: {first}", where["when"]
+                )
                 ok = False
         if ok and problem is None:
-            for opt_name, message in kind.validate({k: v for k, v in values.items() if k in kind_options}):
+            for opt_name, message in kind.validate(
+                {k: v for k, v in values.items() if k in kind_options}
+            ):
                 if opt_name in from_env:  # the message may quote a value from the environment
-                    problem = problem or f"option '{opt_name}': the value from ${{...}} is not valid"
+                    problem = (
+                        problem or f"option '{opt_name}': the value from ${{...}} is not valid"
+                    )
                     continue
                 self.error(f"{label}: {message}", where.get(opt_name or "", here))
                 ok = False
@@ -207,7 +224,7 @@ class _Loader:
             if value and _SECRET_NAME.search(name):
                 self.secrets.add(value)
         for value in _strings(values):
-            for password in _URL_PASSWORD.findall(value):
+            for password in url_passwords(value):
                 self.secrets.add(password)
         self.checks.append(
             CheckSpec(
@@ -234,19 +251,26 @@ class _Loader:
         seen: dict[str, CheckSpec] = {}
         for spec in self.checks:
             if spec.id in seen:
-                self.error(f"duplicate id '{spec.id}' (first defined at {seen[spec.id].source})", spec.source_of("id"))
+                self.error(
+                    f"duplicate id '{spec.id}' (first defined at {seen[spec.id].source})",
+                    spec.source_of("id"),
+                )
             else:
                 seen[spec.id] = spec
         for spec in self.checks:
             for dep in spec.depends_on:
                 if dep not in seen:
                     hint = did_you_mean(dep, seen)
-                    self.error(f"check '{spec.id}': depends_on names unknown check '{dep}'{hint}", spec.source_of("depends_on"))
+                    self.error(
+                        f"check '{spec.id}': depends_on names unknown check '{dep}'{hint}",
+                        spec.source_of("depends_on"),
+                    )
         for cycle in _cycles(seen):
             self.error(
                 f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}",
                 seen[cycle[0]].source_of("depends_on"),
             )
+
 
 def load_config(
     project: Path,
@@ -291,18 +315,25 @@ def _load_module(loader: _Loader, path: Path) -> None:
     loader.files.append(shown)
     if doc is None:
         return
-    if path.name == "pyproject.toml" or "tool" in doc.data:
-        tool = doc.data.get("tool", {})
-        table = tool.get("envdoctor") if isinstance(tool, dict) else None
+    tool = doc.data.get("tool")
+    table = tool.get("envdoctor") if isinstance(tool, dict) else None
+    if path.name == "pyproject.toml" or table is not None:
         loader.module(doc, shown, "tool.envdoctor.check", table or {})
-        return
+        if path.name == "pyproject.toml":
+            return
     for key in doc.data:
-        if key not in _MODULE_KEYS:
-            line = doc.tables.get(key, doc.tables[""]).line if key in doc.tables else doc.tables[""].keys.get(key, 1)
+        if key not in _MODULE_KEYS and not (key == "tool" and table is not None):
+            line = (
+                doc.tables.get(key, doc.tables[""]).line
+                if key in doc.tables
+                else doc.tables[""].keys.get(key, 1)
+            )
             if key in doc.arrays:
                 line = doc.arrays[key][0].line
             hint = did_you_mean(key, _MODULE_KEYS)
-            loader.error(f"unknown top-level key '{key}' in a check module{hint}", Source(shown, line))
+            loader.error(
+                f"unknown top-level key '{key}' in a check module{hint}", Source(shown, line)
+            )
     loader.module(doc, shown, "check", doc.data)
 
 
@@ -310,7 +341,11 @@ def _expand_includes(project: Path, patterns: list[str]) -> list[Path]:
     found: list[Path] = []
     for pattern in patterns:
         try:
-            matches = sorted(project.glob(pattern)) if not os.path.isabs(pattern) else sorted(Path("/").glob(pattern.lstrip("/")))
+            matches = (
+                sorted(project.glob(pattern))
+                if not os.path.isabs(pattern)
+                else sorted(Path("/").glob(pattern.lstrip("/")))
+            )
         except (ValueError, NotImplementedError, OSError):
             matches = []
         for match in matches:

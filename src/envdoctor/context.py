@@ -71,7 +71,9 @@ class Session:
                 timeout=INSPECT_TIMEOUT,
             )
             if result.timed_out:
-                raise TargetError(f"{self.target.executable} did not answer within {INSPECT_TIMEOUT:.0f} s")
+                raise TargetError(
+                    f"{self.target.executable} did not answer within {INSPECT_TIMEOUT:.0f} s"
+                )
             if result.returncode != 0:
                 raise TargetError(
                     f"{self.target.executable} is not a working Python interpreter "
@@ -142,7 +144,9 @@ async def run_sync(fn: Callable[..., T], *args: Any) -> T:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(deliver, setter, value)
 
-    threading.Thread(target=work, name=f"envdoctor-{getattr(fn, '__name__', 'sync')}", daemon=True).start()
+    threading.Thread(
+        target=work, name=f"envdoctor-{getattr(fn, '__name__', 'sync')}", daemon=True
+    ).start()
     return await future
 
 
@@ -205,10 +209,15 @@ async def _kill_and_reap(proc: asyncio.subprocess.Process) -> None:
     _kill(proc)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(proc.wait(), 1.0)
+    # Close the pipes now, not when the loop is gone (that warns on stderr at exit).
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        transport.close()
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
+    """Kills the child's whole process group: a leader that exited may leave children behind."""
+    if os.name == "nt" and proc.returncode is not None:  # pragma: no cover - Windows
         return
     try:
         if os.name != "nt":

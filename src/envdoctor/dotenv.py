@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor.errors import ProjectFileError, Source
+from envdoctor.lines import split_lines
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -39,7 +40,7 @@ def read_dotenv(path: Path, display: str | None = None) -> DotenvFile:
 
 def parse_dotenv(text: str, path: str = ".env") -> DotenvFile:
     result = DotenvFile(path)
-    lines = text.splitlines()
+    lines = split_lines(text.removeprefix("\ufeff"))
     i = 0
     while i < len(lines):
         lineno, line = i + 1, lines[i].strip()
@@ -57,17 +58,21 @@ def parse_dotenv(text: str, path: str = ".env") -> DotenvFile:
         if rest[:1] in ('"', "'"):
             quote = rest[0]
             body = rest[1:]
+            resume = i
             # A quoted value may span lines until its closing quote.
             while _closing(body, quote) < 0 and i < len(lines):
                 body += "\n" + lines[i]
                 i += 1
             end = _closing(body, quote)
-            if end < 0:
+            if end < 0:  # report it, and read on from the next line: nothing else is lost
                 result.problems.append((lineno, f"unterminated {quote} quote"))
+                i = resume
                 continue
             value = body[:end]
             if quote == '"':
-                value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), value)
+                value = re.sub(
+                    r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), value
+                )
         else:
             value = re.split(r"\s+#", rest, maxsplit=1)[0].rstrip()
         result.values[key] = value

@@ -90,13 +90,36 @@ class Interpolator:
                 break
         else:
             raise ConfigError(
-                f"bad variable reference '${{{name}{text[pos:pos + 1]}' in {text!r}: "
+                f"bad variable reference '${{{name}{text[pos : pos + 1]}' in {text!r}: "
                 "use ${VAR}, ${VAR:-default} or ${VAR:?message}"
             )
-        arg, end = self._expand(text, pos + len(op), inside=True)
+        start = pos + len(op)
+        end = _closing_brace(text, start)
         unset = value is None or (op.startswith(":") and value == "")
+        if not unset:  # the default is not even looked at, as in a shell
+            return value, end + 1  # type: ignore[return-value]
         if op.endswith("-"):
-            return (arg if unset else value), end + 1  # type: ignore[return-value]
-        if unset:
-            raise MissingVariable(name, f"{name} is not set" + (f": {arg}" if arg else ""))
-        return value, end + 1  # type: ignore[return-value]
+            default, _ = self._expand(text[: end + 1], start, inside=True)
+            return default, end + 1
+        # The message is shown as written: expanding it could reveal another variable's value.
+        message = text[start:end]
+        raise MissingVariable(name, f"{name} is not set" + (f": {message}" if message else ""))
+
+
+def _closing_brace(text: str, pos: int) -> int:
+    """Index of the `}` that closes the reference whose argument starts at `pos`."""
+    depth = 0
+    while pos < len(text):
+        if text.startswith("$$", pos):
+            pos += 2
+            continue
+        if text.startswith("${", pos):
+            depth += 1
+            pos += 2
+            continue
+        if text[pos] == "}":
+            if depth == 0:
+                return pos
+            depth -= 1
+        pos += 1
+    raise ConfigError(f"unterminated '${{' in {text!r}")

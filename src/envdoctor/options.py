@@ -7,6 +7,7 @@ them, so the three can never disagree.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,9 @@ class Str(OptionType):
         if not isinstance(value, str):
             raise self.fail(value)
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise ConfigError(f"{_short(value)} is not valid{': ' + self.hint if self.hint else ''}")
+            raise ConfigError(
+                f"{_short(value)} is not valid{': ' + self.hint if self.hint else ''}"
+            )
         return value
 
     def schema(self) -> dict[str, Any]:
@@ -137,8 +140,14 @@ class Number(OptionType):
                 value = float(value)
             except ValueError:
                 raise self.fail(value) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(value)
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer too large for a float
+            finite = False
+        if not finite:
+            raise ConfigError(f"expected a number, got {_short(value)} (it must be finite)")
         if (self.minimum is not None and value < self.minimum) or (
             self.maximum is not None and value > self.maximum
         ):
@@ -187,7 +196,10 @@ class Size(OptionType):
         return {
             "anyOf": [
                 {"type": "integer", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?[bB]?|[bB])?$"},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?[bB]?|[bB])?$",
+                },
             ]
         }
 
@@ -273,25 +285,65 @@ class Option:
 ID_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:\-]*"
 
 COMMON_OPTIONS: tuple[Option, ...] = (
-    Option("id", Str(ID_PATTERN, "letters, digits, '_', '-', '.', ':'"), "Unique name of the check across all modules.", required=True, interpolate=False),
-    Option("kind", Str(), "What is checked; see the kinds reference.", required=True, interpolate=False),
+    Option(
+        "id",
+        Str(ID_PATTERN, "letters, digits, '_', '-', '.', ':'"),
+        "Unique name of the check across all modules.",
+        required=True,
+        interpolate=False,
+    ),
+    Option(
+        "kind", Str(), "What is checked; see the kinds reference.", required=True, interpolate=False
+    ),
     Option("title", Str(), "Human title shown in reports (default: the id)."),
-    Option("severity", Choice("required", "optional"), "`required` checks decide readiness; `optional` ones only lower the score.", default="required", interpolate=False),
-    Option("weight", Number(minimum=0), "Score weight; overrides the severity's (3 required, 1 optional)."),
+    Option(
+        "severity",
+        Choice("required", "optional"),
+        "`required` checks decide readiness; `optional` ones only lower the score.",
+        default="required",
+        interpolate=False,
+    ),
+    Option(
+        "weight",
+        Number(minimum=0, maximum=1000),
+        "Score weight; overrides the severity's (3 required, 1 optional).",
+    ),
     Option("tags", StrList(), "Labels for `--only`/`--skip`.", interpolate=False),
-    Option("timeout", Duration(), "Total deadline of the check: connect, read and retries included."),
-    Option("depends_on", StrList(), "Ids of checks that must pass first; otherwise this one is `blocked`.", interpolate=False),
-    Option("when", Str(), 'PEP 508 marker evaluated for the target interpreter, e.g. `sys_platform == "linux"`; false means `skip`.'),
+    Option(
+        "timeout", Duration(), "Total deadline of the check: connect, read and retries included."
+    ),
+    Option(
+        "depends_on",
+        StrList(),
+        "Ids of checks that must pass first; otherwise this one is `blocked`.",
+        interpolate=False,
+    ),
+    Option(
+        "when",
+        Str(),
+        'PEP 508 marker evaluated for the target interpreter, e.g. `sys_platform == "linux"`; false means `skip`.',
+    ),
     Option("skip", Str(), "A reason: the check is always skipped, with this reason."),
     Option("fix", Str(), "The command that fixes a failure; overrides the kind's own hint."),
 )
 COMMON_NAMES = frozenset(o.name for o in COMMON_OPTIONS)
 
 SETTINGS_OPTIONS: tuple[Option, ...] = (
-    Option("include", StrList(), "Glob patterns of check modules, relative to the project directory.", default=["checks/*.toml"], interpolate=False),
+    Option(
+        "include",
+        StrList(),
+        "Glob patterns of check modules, relative to the project directory.",
+        default=["checks/*.toml"],
+        interpolate=False,
+    ),
     Option("timeout", Duration(), "Default per-check timeout.", default="5s"),
     Option("min_score", Int(0, 100), "Not ready below this score.", default=0),
-    Option("dotenv", Str(), "A dotenv file whose values are used for ${VAR} interpolation (never printed).", interpolate=False),
+    Option(
+        "dotenv",
+        Str(),
+        "A dotenv file whose values are used for ${VAR} interpolation (never printed).",
+        interpolate=False,
+    ),
 )
 
 

@@ -10,7 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/@:\s]*):(?P<pw>[^/@\s]+)@")
+# The password runs to the *last* '@' before the path: `u:p@ss@host` hides `p@ss` whole.
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/@:\s]*):(?P<pw>[^/\s]+)@"
+)
 MASK = "***"
 
 
@@ -30,6 +33,11 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
+
+
+def url_passwords(text: str) -> list[str]:
+    """The passwords of every URL in text (to mask them wherever else they turn up)."""
+    return [m["pw"] for m in _URL_USERINFO.finditer(text)]
 
 
 def redact_url(url: str) -> str:

@@ -67,7 +67,12 @@ class Runner:
         for spec in specs:
             out.append(
                 self.results.get(spec.id)
-                or Result(self._redact_spec(spec), _category(spec), Status.SKIP, "interrupted before it finished")
+                or Result(
+                    self._redact_spec(spec),
+                    _category(spec),
+                    Status.SKIP,
+                    "interrupted before it finished",
+                )
             )
         return out
 
@@ -108,7 +113,11 @@ class Runner:
             return Outcome(Status.ERROR, spec.problem), None, []
         for dep in deps:
             if dep.status is Status.SKIP:
-                return Outcome(Status.SKIP, f"depends on {dep.spec.id}, which was skipped"), None, []
+                return (
+                    Outcome(Status.SKIP, f"depends on {dep.spec.id}, which was skipped"),
+                    None,
+                    [],
+                )
         bad = [d for d in deps if not d.status.ok]
         if bad:
             names = ", ".join(f"{d.spec.id} ({d.status.value})" for d in bad)
@@ -119,16 +128,23 @@ class Runner:
             timeout = self.default_timeout
         ctx = CheckContext(self.session, deadline=started + timeout, timeout=timeout)
         try:
-            if spec.when:
-                if not await asyncio.wait_for(self._when(spec.when), timeout):
-                    return Outcome(Status.SKIP, f"when: {spec.when} is false for this target"), None, ctx.evidence
+            if spec.when and not await asyncio.wait_for(self._when(spec.when), timeout):
+                return (
+                    Outcome(Status.SKIP, f"when: {spec.when} is false for this target"),
+                    None,
+                    ctx.evidence,
+                )
             if self.session.safe and kind.runs_code(spec):
                 return Outcome(Status.SKIP, "not run under --safe"), None, []
             outcome = await asyncio.wait_for(kind.run(spec, ctx), timeout + GRACE)
             return outcome, None, ctx.evidence
         except asyncio.TimeoutError:
             ctx.note(f"deadline of {format_duration(timeout)} reached")
-            return Outcome(Status.FAIL, f"timed out after {format_duration(timeout)}"), None, ctx.evidence
+            return (
+                Outcome(Status.FAIL, f"timed out after {format_duration(timeout)}"),
+                None,
+                ctx.evidence,
+            )
         except EnvdoctorError as exc:
             return Outcome(Status.ERROR, str(exc)), None, ctx.evidence
         except Exception as exc:
@@ -161,6 +177,7 @@ def _redact_finding(finding: Finding, r: Redactor) -> Finding:
 
 def select(specs: list[CheckSpec], only: list[str], skip: list[str]) -> list[CheckSpec]:
     """`--only`/`--skip` by id or tag; left-out checks are simply absent."""
+
     def matches(spec: CheckSpec, names: list[str]) -> bool:
         return any(name == spec.id or name in spec.tags for name in names)
 

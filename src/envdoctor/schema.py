@@ -24,7 +24,9 @@ def check_schemas() -> list[dict[str, Any]]:
     out = []
     for kind in all_kinds():
         common = [o for o in COMMON_OPTIONS if o.name != "kind"]
-        schema = _object([*common, *kind.options], {"kind": {"const": kind.name, "description": kind.summary}})
+        schema = _object(
+            [*common, *kind.options], {"kind": {"const": kind.name, "description": kind.summary}}
+        )
         schema["required"] = ["id", "kind", *[o.name for o in kind.options if o.required]]
         schema["title"] = f"{kind.name} check"
         schema["description"] = f"{kind.summary} Passes when {kind.passes_when}."
@@ -35,7 +37,9 @@ def check_schemas() -> list[dict[str, Any]]:
 def build_schema() -> dict[str, Any]:
     checks = check_schemas()
     check_item = {"oneOf": checks}
-    settings = _object(list(SETTINGS_OPTIONS), {"check": {"type": "array", "items": {"$ref": "#/$defs/check"}}})
+    settings = _object(
+        list(SETTINGS_OPTIONS), {"check": {"type": "array", "items": {"$ref": "#/$defs/check"}}}
+    )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

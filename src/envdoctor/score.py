@@ -27,8 +27,10 @@ def judge(
         reasons.append(f"score below min_score {min_score}")
     if strict:
         optional = [
-            r for r in results
-            if r.spec.severity is Severity.OPTIONAL and r.status in (Status.FAIL, Status.ERROR, Status.BLOCKED)
+            r
+            for r in results
+            if r.spec.severity is Severity.OPTIONAL
+            and r.status in (Status.FAIL, Status.ERROR, Status.BLOCKED)
         ]
         warnings = [r for r in results if r.status is Status.WARN]
         if optional:

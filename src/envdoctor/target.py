@@ -82,7 +82,9 @@ class Target:
     @property
     def is_running_interpreter(self) -> bool:
         try:
-            return os.path.samefile(self.executable, sys.executable) and _same_prefix(self.executable)
+            return os.path.samefile(self.executable, sys.executable) and _same_prefix(
+                self.executable
+            )
         except OSError:
             return False
 
@@ -110,7 +112,9 @@ def _same_prefix(executable: Path) -> bool:
     return os.path.realpath(sys.prefix) == os.path.realpath(sys.base_prefix)
 
 
-def resolve_target(project: Path, python: str | None, environ: dict[str, str] | os._Environ[str]) -> Target:
+def resolve_target(
+    project: Path, python: str | None, environ: dict[str, str] | os._Environ[str]
+) -> Target:
     """Chooses the target as DESIGN.md §4 says; raises TargetError for a bad `--python`."""
     if python:
         path = Path(python).expanduser()

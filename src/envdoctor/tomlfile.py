@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envdoctor.errors import ConfigError, Source
+from envdoctor.lines import split_lines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,37 +76,89 @@ def _name(raw: str) -> str:
 
 
 def _scan(text: str) -> tuple[dict[str, TableLines], dict[str, list[TableLines]]]:
+    """Maps tables, array-of-table elements and keys to lines.
+
+    A small lexer keeps just enough state (strings, multi-line strings, comments, bracket
+    depth) that a header or key is recognised only where TOML could have one: at the start of
+    a line, outside strings and outside a multi-line array or inline table.
+    """
     tables: dict[str, TableLines] = {"": TableLines(1)}
     arrays: dict[str, list[TableLines]] = {}
     current: TableLines | None = tables[""]
     prefix = ""  # key prefix inside a sub-table of an array element: [check.headers] -> "headers"
-    in_multiline: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if in_multiline:
-            if line.count(in_multiline) % 2 == 1:
-                in_multiline = None
-            continue
-        for quote in ('"""', "'''"):
-            if line.count(quote) % 2 == 1:
-                in_multiline = quote
-        if match := _ARRAY_HEADER.match(line):
-            name = _name(match.group(1))
-            current = TableLines(number)
-            arrays.setdefault(name, []).append(current)
-            prefix = ""
-            continue
-        if match := _TABLE_HEADER.match(line):
-            name = _name(match.group(1))
-            owner = next((a for a in sorted(arrays, key=len, reverse=True) if name.startswith(a + ".")), None)
-            if owner is not None and arrays[owner]:
-                current = arrays[owner][-1]
-                prefix = name[len(owner) + 1 :].split(".")[0]
-                current.keys.setdefault(prefix, number)
-            else:
-                current = tables.setdefault(name, TableLines(number))
+    state = _State()
+    for number, line in enumerate(split_lines(text), start=1):
+        if state.multiline is None and state.depth == 0:
+            if match := _ARRAY_HEADER.match(line):
+                name = _name(match.group(1))
+                current = TableLines(number)
+                arrays.setdefault(name, []).append(current)
                 prefix = ""
-            continue
-        if current is not None and (match := _KEY.match(line)):
-            key = match.group(1).strip("\"'")
-            current.keys.setdefault(prefix or key, number)
+                continue
+            if match := _TABLE_HEADER.match(line):
+                name = _name(match.group(1))
+                owner = next(
+                    (a for a in sorted(arrays, key=len, reverse=True) if name.startswith(a + ".")),
+                    None,
+                )
+                if owner is not None and arrays[owner]:
+                    current = arrays[owner][-1]
+                    prefix = name[len(owner) + 1 :].split(".")[0]
+                    current.keys.setdefault(prefix, number)
+                else:
+                    current = tables.setdefault(name, TableLines(number))
+                    prefix = ""
+                continue
+            if current is not None and (match := _KEY.match(line)):
+                key = match.group(1).strip("\"'")
+                current.keys.setdefault(prefix or key, number)
+        state.feed(line)
     return tables, arrays
+
+
+class _State:
+    """Where the lexer is at the end of a line: inside a multi-line string, or brackets deep."""
+
+    def __init__(self) -> None:
+        self.multiline: str | None = None
+        self.depth = 0
+
+    def feed(self, line: str) -> None:
+        i, n = 0, len(line)
+        while i < n:
+            if self.multiline is not None:
+                end = _find_close(line, i, self.multiline)
+                if end < 0:
+                    return
+                self.multiline, i = None, end
+                continue
+            ch = line[i]
+            if ch == "#":
+                return
+            if line.startswith('"""', i) or line.startswith("'''", i):
+                self.multiline, i = line[i : i + 3], i + 3
+            elif ch in "\"'":
+                end = _find_close(line, i + 1, ch)
+                i = n if end < 0 else end
+            else:
+                if ch in "[{":
+                    self.depth += 1
+                elif ch in "]}":
+                    self.depth = max(0, self.depth - 1)
+                i += 1
+
+
+def _find_close(line: str, i: int, quote: str) -> int:
+    """Index just past the closing `quote` from i (basic strings honour backslashes), or -1."""
+    escapes = quote.startswith('"')
+    while i < len(line):
+        if escapes and line[i] == "\\":
+            i += 2
+            continue
+        if line.startswith(quote, i):
+            end = i + len(quote)
+            while len(quote) == 3 and line.startswith(quote[0], end) and end - i < 5:
+                end += 1  # up to two quotes may close a multi-line string: """""
+            return end
+        i += 1
+    return -1

@@ -51,9 +51,9 @@ MAX_SECONDS = 7 * 24 * 3600.0
 def parse_duration(value: object) -> float:
     """Seconds from a duration; raises ConfigError for anything that is not one."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"expected a duration such as \"500ms\", \"2s\" or \"1m\", got {_show(value)}")
+        raise ConfigError(f'expected a duration such as "500ms", "2s" or "1m", got {_show(value)}')
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = _float(value)
     else:
         text = value.strip().lower()
         if _NUMBER.fullmatch(text):
@@ -67,7 +67,7 @@ def parse_duration(value: object) -> float:
                 pos = match.end()
             if pos != len(compact) or not compact:
                 raise ConfigError(
-                    f"not a duration: {_show(value)} (use e.g. \"500ms\", \"2s\", \"1m\" or a number of seconds)"
+                    f'not a duration: {_show(value)} (use e.g. "500ms", "2s", "1m" or a number of seconds)'
                 )
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
         raise ConfigError(f"not a duration: {_show(value)} (must be a finite number >= 0)")
@@ -79,13 +79,15 @@ def parse_duration(value: object) -> float:
 def parse_size(value: object) -> int:
     """Bytes from a size; raises ConfigError for anything that is not one."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"expected a size such as \"2GB\" or \"512MiB\", got {_show(value)}")
+        raise ConfigError(f'expected a size such as "2GB" or "512MiB", got {_show(value)}')
     if isinstance(value, (int, float)):
-        number, factor = float(value), 1
+        number, factor = _float(value), 1
     else:
         match = _SIZE.fullmatch(value.strip().lower())
         if not match or match.group(2) not in _SIZE_UNITS:
-            raise ConfigError(f"not a size: {_show(value)} (use e.g. \"2GB\", \"512MiB\" or a number of bytes)")
+            raise ConfigError(
+                f'not a size: {_show(value)} (use e.g. "2GB", "512MiB" or a number of bytes)'
+            )
         number, factor = float(match.group(1)), _SIZE_UNITS[match.group(2)]
     if math.isnan(number) or math.isinf(number) or number < 0:
         raise ConfigError(f"not a size: {_show(value)} (must be a finite number >= 0)")
@@ -93,6 +95,14 @@ def parse_size(value: object) -> int:
     if result > 2**63:
         raise ConfigError(f"size {_show(value)} is too large")
     return int(result)
+
+
+def _float(value: int | float) -> float:
+    """TOML integers are unbounded: one too large for a float is "too large", not a crash."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ConfigError(f"{_show(value)} is too large") from None
 
 
 def format_duration(seconds: float) -> str:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 from tests.conftest import Project
 
 PY = json.dumps(sys.executable)  # a TOML basic string (JSON escapes are valid TOML)
@@ -41,7 +40,7 @@ def script(project: Project, relative: str, body: str) -> Path:
 def python_check(code: str, extra: str = "", check_id: str = "cmd") -> str:
     return (
         f'[[check]]\nid = "{check_id}"\nkind = "command"\n'
-        f"run = [{PY}, \"-c\", {json.dumps(code)}]\n{extra}"
+        f'run = [{PY}, "-c", {json.dumps(code)}]\n{extra}'
     )
 
 
@@ -209,9 +208,7 @@ def test_arguments_are_never_interpreted_by_a_shell(project: Project) -> None:
 
 
 def test_explain_shows_the_last_output_lines(project: Project) -> None:
-    project.checks(
-        python_check("import sys\nfor i in range(30): print(f'line {i}')\nsys.exit(5)")
-    )
+    project.checks(python_check("import sys\nfor i in range(30): print(f'line {i}')\nsys.exit(5)"))
     result = project.run("explain", "cmd")
     assert result.code == 1
     out = result.stdout

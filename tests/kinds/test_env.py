@@ -343,7 +343,12 @@ def test_fix_from_another_directory_changes_into_the_project(
         """
     )
     result = run_cli(
-        "check", "--project", str(project.root), "--format", "json", cwd=tmp_path,
+        "check",
+        "--project",
+        str(project.root),
+        "--format",
+        "json",
+        cwd=tmp_path,
         env=unset_env("ED_EX_G"),
     )
     check = check_of(result)

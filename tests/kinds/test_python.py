@@ -286,9 +286,7 @@ def test_project_venv_is_found(project: Project) -> None:
 def test_project_venv_is_found_with_project_flag(project: Project, tmp_path: Path) -> None:
     venv_python = make_venv(PY312, project.root / ".venv")
     py_check(project, 'version = "==3.12.*"')
-    result = run_cli(
-        "check", "--project", str(project.root), "--format", "json", cwd=tmp_path
-    )
+    result = run_cli("check", "--project", str(project.root), "--format", "json", cwd=tmp_path)
     assert result.code == 0, result.stdout
     assert result.json()["python"]["executable"] == str(venv_python)
 

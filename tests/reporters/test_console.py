@@ -93,9 +93,7 @@ def test_quiet_shows_only_problems_and_the_summary() -> None:
 
 def test_quiet_when_all_is_well_is_one_line() -> None:
     rep = report([result("readme", Status.PASS, "README.md exists (file)")])
-    assert render(rep, RenderOptions(quiet=True)) == (
-        "Ready · score 100/100 · 1 check in 0.31 s\n"
-    )
+    assert render(rep, RenderOptions(quiet=True)) == ("Ready · score 100/100 · 1 check in 0.31 s\n")
 
 
 def test_verbose_adds_passing_findings_evidence_timings_and_tracebacks() -> None:

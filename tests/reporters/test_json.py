@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from envdoctor.model import Status
 from envdoctor.reporters import RenderOptions
 from envdoctor.reporters.json import render
@@ -118,7 +116,13 @@ def test_python_version_may_be_null() -> None:
 def test_every_check_has_the_schema_keys_in_declared_order() -> None:
     checks = load()["checks"]
     assert [c["id"] for c in checks] == [
-        "python", "packages", "postgres", "redis", "alertmanager", "env", "docs",
+        "python",
+        "packages",
+        "postgres",
+        "redis",
+        "alertmanager",
+        "env",
+        "docs",
     ]
     for check in checks:
         assert_shape(check, CHECK)
@@ -173,9 +177,7 @@ def test_verbose_adds_evidence_and_traceback() -> None:
     assert by_id["postgres"]["traceback"].startswith("Traceback (most recent call last):")
     assert "traceback" not in by_id["packages"]
     for check in by_id.values():
-        assert_shape(
-            {k: v for k, v in check.items() if k not in ("evidence", "traceback")}, CHECK
-        )
+        assert_shape({k: v for k, v in check.items() if k not in ("evidence", "traceback")}, CHECK)
 
 
 def test_unicode_is_kept_readable() -> None:

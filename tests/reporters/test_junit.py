@@ -175,7 +175,7 @@ def test_verbose_adds_evidence_traceback_and_passing_findings() -> None:
 
 
 def test_characters_illegal_in_xml_are_made_visible_not_emitted() -> None:
-    nasty = "bad\x1b[31mred\x00nul \x0bvt \ud800 tab\tok & <tag> \"quoted\""
+    nasty = 'bad\x1b[31mred\x00nul \x0bvt \ud800 tab\tok & <tag> "quoted"'
     r = result(
         "weird",
         Status.FAIL,
@@ -206,9 +206,7 @@ def test_interrupted_and_ready_reports() -> None:
     suite = parse(render(ok, PLAIN))
     assert props(suite)["ready"] == "true"
     assert suite.attrib["failures"] == "0" and suite.attrib["errors"] == "0"
-    cut = report(
-        [result("slow", Status.SKIP, "interrupted before it finished")], interrupted=True
-    )
+    cut = report([result("slow", Status.SKIP, "interrupted before it finished")], interrupted=True)
     suite = parse(render(cut, PLAIN))
     assert props(suite)["interrupted"] == "true"
     assert props(suite)["verdict"].startswith("Interrupted")

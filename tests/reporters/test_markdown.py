@@ -109,8 +109,14 @@ def test_quiet_keeps_only_problems() -> None:
     assert "python" not in names and "docs" not in names
     assert "**Python**" not in names and "**Files**" not in names
     assert names == [
-        "**Packages**", "packages", "**Services**", "postgres", "redis", "alertmanager",
-        "**Environment**", "env",
+        "**Packages**",
+        "packages",
+        "**Services**",
+        "postgres",
+        "redis",
+        "alertmanager",
+        "**Environment**",
+        "env",
     ]
 
 

@@ -80,7 +80,7 @@ class BinaryKind(Kind):
             try:
                 SpecifierSet(version)
             except InvalidSpecifier:
-                message = f"not a PEP 440 version specifier: {version!r} (e.g. \">=2.30\")"
+                message = f'not a PEP 440 version specifier: {version!r} (e.g. ">=2.30")'
                 problems.append(("version", f"option 'version': {message}"))
         return problems
 

@@ -48,7 +48,7 @@ class CommandKind(Kind):
     summary = "Runs a program (argv, never a shell) and checks its exit status."
     passes_when = "the exit status matches within the timeout"
     safe_mode_note = (
-        "It runs a program, so under `--safe` it is `skip` (\"not run under --safe\"). Output "
+        'It runs a program, so under `--safe` it is `skip` ("not run under --safe"). Output '
         "is captured (never a terminal); the last lines are kept for `envdoctor explain`."
     )
     options = (

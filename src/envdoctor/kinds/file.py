@@ -16,8 +16,18 @@ class FileKind(Kind):
     summary = "A file or directory, relative to the project directory."
     passes_when = "the path exists (or is absent, with exists = false)"
     options = (
-        Option("path", Str(), "Path relative to the project directory (absolute paths allowed).", required=True),
-        Option("exists", Bool(), "Whether the path must exist (true) or must be absent (false).", default=True),
+        Option(
+            "path",
+            Str(),
+            "Path relative to the project directory (absolute paths allowed).",
+            required=True,
+        ),
+        Option(
+            "exists",
+            Bool(),
+            "Whether the path must exist (true) or must be absent (false).",
+            default=True,
+        ),
     )
 
     async def run(self, spec: CheckSpec, ctx: CheckContext) -> Outcome:
@@ -33,7 +43,11 @@ class FileKind(Kind):
             return Outcome(Status.PASS, f"{raw} is absent, as required")
         if want:
             return Outcome(Status.FAIL, f"{raw} not found in the project directory")
-        return Outcome(Status.FAIL, f"{raw} exists but must not", fix=f"rm -r {shlex.quote(raw)}" if what == "directory" else f"rm {shlex.quote(raw)}")
+        return Outcome(
+            Status.FAIL,
+            f"{raw} exists but must not",
+            fix=f"rm -r {shlex.quote(raw)}" if what == "directory" else f"rm {shlex.quote(raw)}",
+        )
 
 
 KIND = FileKind()

@@ -68,7 +68,7 @@ def _largest_command() -> str:
     if sys.platform == "darwin":  # pragma: no cover - macOS
         return "ps aux -m | head -n 11"
     if sys.platform == "win32":  # pragma: no cover - Windows
-        return "tasklist /fi \"memusage gt 200000\""
+        return 'tasklist /fi "memusage gt 200000"'
     return "ps aux --sort=-rss | head -n 11"
 
 

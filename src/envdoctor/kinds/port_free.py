@@ -91,7 +91,7 @@ class PortFreeKind(Kind):
         Option(
             "host",
             Str(),
-            "Only listeners that block binding this address count, e.g. \"127.0.0.1\" "
+            'Only listeners that block binding this address count, e.g. "127.0.0.1" '
             "(default: any address).",
         ),
     )

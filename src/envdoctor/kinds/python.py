@@ -24,9 +24,19 @@ class PythonKind(Kind):
     summary = "The target interpreter's version, implementation and virtual environment."
     passes_when = "the target interpreter matches"
     options = (
-        Option("version", Str(), "PEP 440 specifier, e.g. \">=3.11,<3.14\" (default: requires-python, else .python-version)."),
-        Option("implementation", Str(), "Required implementation, e.g. \"cpython\" or \"pypy\" (case-insensitive)."),
-        Option("virtualenv", Bool(), "true: must run inside a virtual environment; false: must not."),
+        Option(
+            "version",
+            Str(),
+            'PEP 440 specifier, e.g. ">=3.11,<3.14" (default: requires-python, else .python-version).',
+        ),
+        Option(
+            "implementation",
+            Str(),
+            'Required implementation, e.g. "cpython" or "pypy" (case-insensitive).',
+        ),
+        Option(
+            "virtualenv", Bool(), "true: must run inside a virtual environment; false: must not."
+        ),
     )
 
     def validate(self, options: dict[str, object]) -> list[tuple[str | None, str]]:
@@ -42,13 +52,19 @@ class PythonKind(Kind):
         from packaging.version import Version
 
         info = await ctx.target_info()
-        ctx.note(f"target {info.executable} ({ctx.session.target.reason}): {info.implementation} {info.version}")
+        ctx.note(
+            f"target {info.executable} ({ctx.session.target.reason}): {info.implementation} {info.version}"
+        )
         wanted, origin = spec.options.get("version"), f"{spec.source_of('version')} version"
         if wanted is None:
             wanted, origin = _project_requirement(ctx.project)
         problems: list[str] = []
         fix: str | None = None
-        described = f"{info.implementation} {info.version}" if spec.options.get("implementation") else info.version
+        described = (
+            f"{info.implementation} {info.version}"
+            if spec.options.get("implementation")
+            else info.version
+        )
         if wanted:
             try:
                 specifier = SpecifierSet(wanted)
@@ -71,7 +87,9 @@ class PythonKind(Kind):
                 activate = f"{_venv_command(ctx.project)} && . .venv/bin/activate"
                 fix = f"{fix}; then {activate}" if fix else activate
             elif venv is False and info.in_virtualenv:
-                problems.append(f"inside a virtual environment ({info.prefix}), a system interpreter is required")
+                problems.append(
+                    f"inside a virtual environment ({info.prefix}), a system interpreter is required"
+                )
         if problems:
             return Outcome(Status.FAIL, "; ".join(problems), fix=fix)
         parts = [described]
@@ -92,12 +110,18 @@ def _project_requirement(project: Path) -> tuple[str | None, str]:
         try:
             doc = read_toml("pyproject.toml", pyproject.read_bytes())
         except (ConfigError, OSError) as exc:
-            raise ProjectFileError(f"cannot read requires-python: {exc}", Source("pyproject.toml")) from None
+            raise ProjectFileError(
+                f"cannot read requires-python: {exc}", Source("pyproject.toml")
+            ) from None
         table = doc.data.get("project")
         requires = table.get("requires-python") if isinstance(table, dict) else None
         if isinstance(requires, str) and requires.strip():
             line = doc.tables.get("project")
-            where = f"pyproject.toml:{line.keys['requires-python']}" if line and "requires-python" in line.keys else "pyproject.toml"
+            where = (
+                f"pyproject.toml:{line.keys['requires-python']}"
+                if line and "requires-python" in line.keys
+                else "pyproject.toml"
+            )
             return requires.strip(), f"{where} requires-python"
     dotfile = project / ".python-version"
     if dotfile.is_file():
@@ -110,13 +134,15 @@ def _project_requirement(project: Path) -> tuple[str | None, str]:
             if entry:
                 specifier = _from_python_version(entry)
                 if specifier is None:
-                    raise ProjectFileError(f"not a Python version: {entry[:40]!r}", Source(".python-version", number))
+                    raise ProjectFileError(
+                        f"not a Python version: {entry[:40]!r}", Source(".python-version", number)
+                    )
                 return specifier, f".python-version:{number}"
     return None, ""
 
 
 def _from_python_version(entry: str) -> str | None:
-    """"3.12" -> "==3.12.*", "3.12.3" -> "==3.12.3", "pypy3.10" / "cpython-3.11" -> by number."""
+    """ "3.12" -> "==3.12.*", "3.12.3" -> "==3.12.3", "pypy3.10" / "cpython-3.11" -> by number."""
     import re
 
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", entry)
@@ -132,7 +158,7 @@ def _specifier_problem(text: str) -> str | None:
     try:
         SpecifierSet(text)
     except InvalidSpecifier:
-        return f"not a PEP 440 version specifier: {text!r} (e.g. \">=3.11\")"
+        return f'not a PEP 440 version specifier: {text!r} (e.g. ">=3.11")'
     return None
 
 
@@ -143,7 +169,8 @@ def _version_fix(specifier: object, project: Path) -> str | None:
     from packaging.version import Version
 
     matching = [
-        c for c in _CANDIDATES
+        c
+        for c in _CANDIDATES
         if any(specifier.contains(Version(f"{c}.{micro}")) for micro in (0, 99))  # type: ignore[attr-defined]
     ]
     if not matching:
@@ -158,7 +185,11 @@ def _version_fix(specifier: object, project: Path) -> str | None:
 
 
 def _venv_command(project: Path) -> str:
-    return "uv venv" if (project / "uv.lock").exists() else f"cd {shlex.quote(str(project))} && python3 -m venv .venv"
+    return (
+        "uv venv"
+        if (project / "uv.lock").exists()
+        else f"cd {shlex.quote(str(project))} && python3 -m venv .venv"
+    )
 
 
 KIND = PythonKind()

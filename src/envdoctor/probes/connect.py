@@ -162,10 +162,11 @@ async def _resolve(
             found = code in _NOT_FOUND
             message = f"DNS lookup of {host} failed: {reason}"
             return DnsError(message, reason=reason, not_found=found, elapsed=elapsed, **kw)
-        if isinstance(exc, UnicodeError):
-            reason = "not a valid host name"
-        else:
-            reason = str(exc) or type(exc).__name__
+        reason = (
+            "not a valid host name"
+            if isinstance(exc, UnicodeError)
+            else str(exc) or type(exc).__name__
+        )
         message = f"cannot resolve {host}: {reason}"
         return DnsError(message, reason=reason, not_found=False, elapsed=elapsed, **kw)
 

@@ -68,7 +68,9 @@ def render(report: Report, options: RenderOptions) -> str:
     lines: list[str] = []
     if not options.quiet:
         lines += [header(report, style), ""]
-    shown = [r for r in report.results if not options.quiet or r.status not in (Status.PASS, Status.SKIP)]
+    shown = [
+        r for r in report.results if not options.quiet or r.status not in (Status.PASS, Status.SKIP)
+    ]
     width = min(28, max([15, *(len(r.spec.display_title) for r in shown)]))
     for category, results in _grouped(shown):
         lines.append(style.paint(category, "bold"))
@@ -130,7 +132,13 @@ def _check_lines(result: Result, style: _Style, width: int, options: RenderOptio
     lines = [f"  {style.glyph(result)} {title.ljust(width)} {message}"]
     indent = " " * 8
     problem = result.status not in (Status.PASS, Status.SKIP)
-    findings = [f for f in result.findings if options.verbose or f.status not in (Status.PASS, Status.SKIP) or (problem and f.status is Status.SKIP)]
+    findings = [
+        f
+        for f in result.findings
+        if options.verbose
+        or f.status not in (Status.PASS, Status.SKIP)
+        or (problem and f.status is Status.SKIP)
+    ]
     if problem or options.verbose:
         sub_width = min(24, max([15, *(len(f.subject) for f in findings)])) if findings else 15
         for finding in findings:
@@ -139,7 +147,9 @@ def _check_lines(result: Result, style: _Style, width: int, options: RenderOptio
         for item in result.evidence:
             lines.append(indent + style.paint(item, "dim"))
         if result.traceback:
-            lines += [indent + style.paint(t, "dim") for t in result.traceback.rstrip().splitlines()]
+            lines += [
+                indent + style.paint(t, "dim") for t in result.traceback.rstrip().splitlines()
+            ]
     if result.fix and problem:
         lines.append(indent + style.paint("fix: ", "cyan") + result.fix)
     return lines

@@ -12,11 +12,16 @@ if TYPE_CHECKING:
     from envdoctor.config import Config
 
 
-def render_explain(report: Report, result: Result, cfg: Config, *, color: bool, unicode: bool) -> str:
+def render_explain(
+    report: Report, result: Result, cfg: Config, *, color: bool, unicode: bool
+) -> str:
     style = _Style(RenderOptions(color=color, unicode=unicode, verbose=True))
     spec = result.spec
     lines = [header(report, style), ""]
-    lines.append(style.paint(f"check {spec.id}", "bold") + f"{style.dot}kind {spec.kind}{style.dot}{spec.severity.value}{style.dot}{spec.source}")
+    lines.append(
+        style.paint(f"check {spec.id}", "bold")
+        + f"{style.dot}kind {spec.kind}{style.dot}{spec.severity.value}{style.dot}{spec.source}"
+    )
     if spec.depends_on:
         lines.append(f"  depends on {', '.join(spec.depends_on)} (not run by explain)")
     if spec.variables:
