@@ -88,7 +88,6 @@ PythonOpt = Annotated[
 ]
 
 
-@app.command()
 def check(
     config: ConfigOpt = None,
     project: ProjectOpt = None,
@@ -176,7 +175,6 @@ def check(
     raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
 
 
-@app.command("list")
 def list_checks(
     config: ConfigOpt = None, project: ProjectOpt = None, python: PythonOpt = None
 ) -> None:
@@ -193,7 +191,6 @@ def list_checks(
         )
 
 
-@app.command()
 def explain(
     check_id: Annotated[
         str, typer.Argument(metavar="ID", help="The id of the check to run and explain.")
@@ -246,7 +243,6 @@ def explain(
     )
 
 
-@app.command()
 def schema() -> None:
     """Print the JSON Schema of the check-module format (for editor completion)."""
     import json
@@ -254,6 +250,22 @@ def schema() -> None:
     from envdoctor.schema import build_schema
 
     typer.echo(json.dumps(build_schema(), indent=2))
+
+
+COMMANDS = {"check": check, "list": list_checks, "explain": explain, "schema": schema}
+
+
+def build_app(argv: list[str]) -> typer.Typer:
+    """Registers the commands on the app; only the one being run when argv names one.
+
+    typer turns every registered function's signature into click parameters on each run
+    (~2 ms a command): `envdoctor check` should not pay for the others (DESIGN.md §10).
+    """
+    if not app.registered_commands:
+        first = next((arg for arg in argv if not arg.startswith("-")), None)
+        for name in [first] if first in COMMANDS else list(COMMANDS):
+            app.command(name)(COMMANDS[name])  # type: ignore[index]
+    return app
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -432,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         from click.exceptions import ClickException, UsageError  # type: ignore[no-redef]
 
     try:
-        code = app(args=argv, prog_name="envdoctor", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        code = build_app(args)(args=args, prog_name="envdoctor", standalone_mode=False)
     except Fail as exc:
         sys.stderr.write(("" if str(exc).startswith("envdoctor:") else "envdoctor: ") + f"{exc}\n")
         return exc.code
