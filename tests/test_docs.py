@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from conftest import REPO
-
 from envdoctor.kinds import all_kinds
 
 
