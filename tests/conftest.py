@@ -104,3 +104,57 @@ def corpus_files(*patterns: str) -> list[Path]:
     for pattern in patterns:
         found.update(p for p in CORPUS.rglob(pattern) if p.is_file())
     return sorted(found)
+
+
+# -- real virtual environments ------------------------------------------------------------
+
+
+@dataclass
+class Venv:
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def pip(self, *args: str) -> None:
+        subprocess.run(
+            [str(self.python), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+            check=True,
+            timeout=900,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def build_venv(
+    root: Path, packages: list[str], *, python: str | None = None, no_deps: list[str] = ()
+) -> Venv:
+    """A real venv with real packages at pinned versions (`no_deps`: installed without their
+    dependencies, to break the environment on purpose)."""
+    subprocess.run([python or sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
+    venv = Venv(root)
+    if packages:
+        venv.pip("install", *packages)
+    if no_deps:
+        venv.pip("install", "--no-deps", *no_deps)
+    return venv
+
+
+@pytest.fixture(scope="session")
+def venv_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """`venv_factory(name, packages, no_deps=(), python=None)`: built once per session and
+    shared by every test that asks for the same name; tests must not modify it (make a fresh
+    one with build_venv for that)."""
+    cache: dict[str, Venv] = {}
+    base = tmp_path_factory.mktemp("venvs")
+
+    def make(
+        name: str, packages: list[str], no_deps: list[str] = (), python: str | None = None
+    ) -> Venv:
+        if name not in cache:
+            cache[name] = build_venv(
+                base / name, list(packages), python=python, no_deps=list(no_deps)
+            )
+        return cache[name]
+
+    return make

@@ -50,6 +50,7 @@ class Session:
     environ: Mapping[str, str]
     verbose: bool = False
     safe: bool = False
+    use_cache: bool = True  # --no-cache turns it off: inspect the target afresh
     _target_task: asyncio.Task[TargetInfo] | None = field(default=None, repr=False)
     target_info_result: TargetInfo | None = None
 

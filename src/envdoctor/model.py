@@ -119,6 +119,10 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     fix: str | None = None
     evidence: list[str] = field(default_factory=list)
+    # Safe, mechanical repairs `envdoctor fix --apply` may run: argv lists (never a shell),
+    # such as `<target python> -m pip install 'hvac>=1.0'`. Only kinds that know a step is
+    # safe (installing into the target) put one here.
+    actions: list[list[str]] = field(default_factory=list)
 
     @classmethod
     def from_findings(
@@ -154,6 +158,7 @@ class Result:
     evidence: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
     traceback: str | None = None
+    actions: list[list[str]] = field(default_factory=list)
 
     @property
     def counts_against(self) -> bool:

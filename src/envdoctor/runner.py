@@ -102,6 +102,7 @@ class Runner:
             evidence=[r(e) or "" for e in [*evidence, *outcome.evidence]],
             duration_ms=(time.monotonic() - started) * 1000,
             traceback=r(tb),
+            actions=[list(a) for a in outcome.actions] if outcome.status is not Status.PASS else [],
         )
 
     async def _outcome(
