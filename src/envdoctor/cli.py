@@ -78,6 +78,25 @@ ProjectOpt = Annotated[
         "--project", "-p", help="Project directory (default: the current one).", show_default=False
     ),
 ]
+TimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timeout",
+        help="Default per-check timeout, e.g. 2s (checks with their own keep it).",
+        show_default=False,
+    ),
+]
+SafeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--safe",
+        help="Do not run commands or project code (for a repository you have not read yet).",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Inspect the target interpreter afresh (skip the cache).")
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour, whatever the terminal.")]
 PythonOpt = Annotated[
     str | None,
     typer.Option(
@@ -116,14 +135,7 @@ def check(
             show_default=False,
         ),
     ] = None,
-    timeout: Annotated[
-        str | None,
-        typer.Option(
-            "--timeout",
-            help="Default per-check timeout, e.g. 2s (checks with their own keep it).",
-            show_default=False,
-        ),
-    ] = None,
+    timeout: TimeoutOpt = None,
     min_score: Annotated[
         int | None,
         typer.Option(
@@ -140,39 +152,70 @@ def check(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Show only problems and the summary.")
     ] = False,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="No colour, whatever the terminal.")
-    ] = False,
-    safe: Annotated[
-        bool,
-        typer.Option(
-            "--safe",
-            help="Do not run commands or project code (for a repository you have not read yet).",
-        ),
-    ] = False,
+    no_color: NoColorOpt = False,
+    safe: SafeOpt = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Run the checks and report whether this machine is ready."""
-    from envdoctor.units import parse_duration
-
-    default_timeout = (
-        _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
+    report = _check_once(
+        project,
+        config,
+        python,
+        only,
+        skip,
+        timeout,
+        min_score,
+        strict,
+        safe,
+        no_cache,
+        progress=_Progress.create(enabled=not quiet),
+        verbose=verbose,
     )
-    started = time.monotonic()
-    loaded = _load(project, config, python)
-    cfg, session = loaded
-    if not cfg.checks:
-        raise Fail(_no_checks_message(cfg))
-    specs = _select(cfg.checks, only or [], skip or [])
-    session.verbose, session.safe = verbose, safe
-    progress = _Progress.create(enabled=not quiet)
-    results, interrupted = _run(
-        cfg, session, specs, default_timeout or cfg.settings.timeout, progress
-    )
-    report = _report(cfg, session, results, min_score, strict, interrupted, started)
     _emit(report, format.value, output, verbose=verbose, quiet=quiet, no_color=no_color)
-    if interrupted:
+    if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
+
+
+def fix(
+    config: ConfigOpt = None,
+    project: ProjectOpt = None,
+    python: PythonOpt = None,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply", help="Run the safe steps (installs into the target), then re-check."
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before --apply runs.")
+    ] = False,
+    timeout: TimeoutOpt = None,
+    safe: SafeOpt = False,
+    no_cache: NoCacheOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Print one fix script for everything failing; --apply runs its safe steps."""
+    from envdoctor.fixes import apply_steps, fix_script, safe_steps
+
+    report = _check_once(project, config, python, None, None, timeout, None, False, safe, no_cache)
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not apply:
+        sys.stdout.write(fix_script(report))
+        raise typer.Exit(EXIT_READY)
+    steps = safe_steps(report)
+    if not steps:
+        sys.stderr.write(
+            "envdoctor: nothing that --apply may run (only installs into the target are)\n"
+        )
+        sys.stdout.write(fix_script(report))
+        raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
+    if not apply_steps(steps, assume_yes=yes):
+        raise Fail("not applied: answer y, or pass --yes (no terminal to ask on)", EXIT_NOT_READY)
+    after = _check_once(project, config, python, None, None, timeout, None, False, safe, True)
+    _emit(after, "console", None, verbose=False, quiet=False, no_color=no_color)
+    raise typer.Exit(EXIT_READY if after.verdict.ready else EXIT_NOT_READY)
 
 
 def list_checks(
@@ -198,16 +241,10 @@ def explain(
     config: ConfigOpt = None,
     project: ProjectOpt = None,
     python: PythonOpt = None,
-    timeout: Annotated[
-        str | None,
-        typer.Option("--timeout", help="Default per-check timeout.", show_default=False),
-    ] = None,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="No colour, whatever the terminal.")
-    ] = False,
-    safe: Annotated[
-        bool, typer.Option("--safe", help="Do not run commands or project code.")
-    ] = False,
+    timeout: TimeoutOpt = None,
+    no_color: NoColorOpt = False,
+    safe: SafeOpt = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Run one check (ignoring depends_on) and show all its evidence."""
     from envdoctor.options import did_you_mean
@@ -222,14 +259,13 @@ def explain(
         raise Fail(
             f"no check with id '{check_id}'{did_you_mean(check_id, [s.id for s in cfg.checks])}"
         )
-    session.verbose, session.safe = True, safe
+    session.verbose, session.safe, session.use_cache = True, safe, not no_cache
     from dataclasses import replace
 
     alone = replace(spec, depends_on=())
     started = time.monotonic()
-    results, interrupted = _run(
-        cfg, session, [alone], default_timeout or cfg.settings.timeout, None
-    )
+    per_check = default_timeout if default_timeout is not None else cfg.settings.timeout
+    results, interrupted = _run(cfg, session, [alone], per_check, None)
     report = _report(cfg, session, results, None, False, interrupted, started)
     from envdoctor.reporters.explain import render_explain
 
@@ -252,7 +288,13 @@ def schema() -> None:
     typer.echo(json.dumps(build_schema(), indent=2))
 
 
-COMMANDS = {"check": check, "list": list_checks, "explain": explain, "schema": schema}
+COMMANDS = {
+    "check": check,
+    "list": list_checks,
+    "explain": explain,
+    "fix": fix,
+    "schema": schema,
+}
 
 
 def build_app(argv: list[str]) -> typer.Typer:
@@ -269,6 +311,38 @@ def build_app(argv: list[str]) -> typer.Typer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _check_once(  # type: ignore[no-untyped-def]
+    project,
+    config,
+    python,
+    only,
+    skip,
+    timeout,
+    min_score,
+    strict,
+    safe,
+    no_cache,
+    *,
+    progress=None,
+    verbose: bool = False,
+):
+    """Load, select, run and judge: what `check` does, and what `fix` does before and after."""
+    from envdoctor.units import parse_duration
+
+    default_timeout = (
+        _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
+    )
+    started = time.monotonic()
+    cfg, session = _load(project, config, python)
+    if not cfg.checks:
+        raise Fail(_no_checks_message(cfg))
+    specs = _select(cfg.checks, only or [], skip or [])
+    session.verbose, session.safe, session.use_cache = verbose, safe, not no_cache
+    per_check = default_timeout if default_timeout is not None else cfg.settings.timeout
+    results, interrupted = _run(cfg, session, specs, per_check, progress)
+    return _report(cfg, session, results, min_score, strict, interrupted, started)
 
 
 def _parse_cli_duration(flag: str, value: str, parse: object) -> float:
