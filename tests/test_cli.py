@@ -947,3 +947,75 @@ def test_findings_in_json_and_console(project: Project) -> None:
     }
     console = project.run("check").stdout
     assert re.search(rf"^        {UNSET} +not set \(checks/envdoctor\.toml:4\)$", console, re.M)
+
+
+def test_output_in_an_ascii_only_encoding_never_crashes(tmp_path: Path) -> None:
+    root = tmp_path / "café"
+    (root / "checks").mkdir(parents=True)
+    (root / "checks" / "a.toml").write_text(
+        '[[check]]\nid = "x"\ntitle = "Optional ✨ 日本語"\nkind = "file"\npath = "nope"\n',
+        encoding="utf-8",
+    )
+    for fmt in ("console", "json", "junit", "github", "markdown"):
+        result = run_cli("check", "-f", fmt, cwd=root, env={"PYTHONIOENCODING": "ascii"})
+        assert result.code == 1, (fmt, result.stderr)
+        assert "internal error" not in result.stderr and result.stdout, fmt
+    parsed = json.loads(
+        run_cli("check", "-f", "json", cwd=root, env={"PYTHONIOENCODING": "ascii"}).stdout
+    )
+    assert parsed["checks"][0]["title"] == "Optional ✨ 日本語"
+
+
+def test_sigterm_ends_the_run_like_ctrl_c_and_kills_children(project: Project) -> None:
+    pidfile = project.root / "child.pid"
+    project.checks(
+        f"""
+        [[check]]
+        id = "quick"
+        kind = "file"
+        path = "checks"
+
+        [[check]]
+        id = "slow"
+        kind = "command"
+        run = ["sh", "-c", "echo $$$$ > {pidfile}; exec sleep 31"]
+        timeout = "60s"
+        """
+    )
+    proc = subprocess.Popen(
+        [envdoctor_executable(), "check", "-f", "json"],
+        cwd=project.root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    report = json.loads(out)
+    assert report["interrupted"] is True
+    assert {c["id"]: c["status"] for c in report["checks"]}["quick"] == "pass"
+    child = int(pidfile.read_text())
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_the_same_config_file_twice_is_one_module(project: Project) -> None:
+    path = project.checks('[[check]]\nid = "a"\nkind = "file"\npath = "checks"\n')
+    result = project.run("check", "--config", str(path), "--config", str(path))
+    assert result.code == 0, result.stderr
+
+
+def test_console_caps_findings_per_check(project: Project) -> None:
+    keys = "".join(f"KEY_{i}=\n" for i in range(100))
+    project.write(".env.example", keys)
+    project.checks('[[check]]\nid = "e"\nkind = "env"\nexample = ".env.example"\n')
+    result = project.run("check")
+    assert "… and 70 more (all of them with -v or --format json)" in result.stdout
+    assert len(project.run("check", "-f", "json").json()["checks"][0]["findings"]) == 100

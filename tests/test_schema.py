@@ -40,6 +40,7 @@ ASSERTIONS = {
     "minimum",
     "maximum",
     "minItems",
+    "minLength",
     "items",
     "properties",
     "required",
@@ -92,6 +93,8 @@ def validate(value: Any, schema: dict[str, Any], root: dict[str, Any], at: str =
         errors.append(f"{at}: expected {schema['const']!r}")
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{at}: {value!r} not in {schema['enum']}")
+    if "minLength" in schema and isinstance(value, str) and len(value) < schema["minLength"]:
+        errors.append(f"{at}: shorter than {schema['minLength']} characters")
     if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
         errors.append(f"{at}: {value!r} does not match {schema['pattern']}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -202,14 +202,14 @@ def fix(
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if not apply:
-        sys.stdout.write(fix_script(report))
+        _write(fix_script(report))
         raise typer.Exit(EXIT_READY)
     steps = safe_steps(report)
     if not steps:
         sys.stderr.write(
             "envdoctor: nothing that --apply may run (only installs into the target are)\n"
         )
-        sys.stdout.write(fix_script(report))
+        _write(fix_script(report))
         raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
     if not apply_steps(steps, assume_yes=yes):
         raise Fail("not applied: answer y, or pass --yes (no terminal to ask on)", EXIT_NOT_READY)
@@ -229,8 +229,11 @@ def list_checks(
     rows += [(s.id, s.kind, s.severity.value, str(s.source)) for s in cfg.checks]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        typer.echo(
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        _write(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3]))
+            + "  "
+            + row[3]
+            + "\n"
         )
 
 
@@ -271,7 +274,7 @@ def explain(
 
     color, unicode = _terminal_style(sys.stdout, no_color)
     shown = replace(results[0], spec=replace(spec, title=results[0].spec.title))  # keep depends_on
-    sys.stdout.write(render_explain(report, shown, cfg, color=color, unicode=unicode))
+    _write(render_explain(report, shown, cfg, color=color, unicode=unicode))
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(
@@ -360,7 +363,7 @@ def _load(project: Path | None, config: list[Path] | None, python: str | None): 
     from envdoctor.errors import ConfigErrors
     from envdoctor.target import TargetError, resolve_target
 
-    root = (project or Path.cwd()).absolute()
+    root = (project or Path.cwd()).resolve()
     if not root.is_dir():
         raise Fail(f"--project {project}: not a directory")
     try:
@@ -371,14 +374,21 @@ def _load(project: Path | None, config: list[Path] | None, python: str | None): 
         target = resolve_target(root, python, os.environ)
     except TargetError as exc:
         raise Fail(str(exc), EXIT_NOT_READY) from None
-    return cfg, Session(project=root, target=target, environ=cfg.variables)
+    return cfg, Session(
+        project=root, target=target, environ=cfg.variables, dotenv=cfg.settings.dotenv
+    )
 
 
 def _no_checks_message(cfg) -> str:  # type: ignore[no-untyped-def]
-    where = ", ".join(cfg.files) if cfg.files else ", ".join(cfg.settings.include)
+    patterns = ", ".join(cfg.settings.include) or "(none)"
+    hint = (
+        "run it from the project's root or pass --project DIR"
+        if not (cfg.project / "pyproject.toml").exists()
+        else "add [[check]] tables to a check module (envdoctor schema prints the format)"
+    )
     return (
-        f"no checks defined (looked in pyproject.toml [tool.envdoctor] and {where}); "
-        "add [[check]] tables, see docs/check-modules.md"
+        f"no checks defined in {cfg.project}: [tool.envdoctor] in pyproject.toml has none and "
+        f"include = [{patterns}] matched no check module with checks; {hint}"
     )
 
 
@@ -400,24 +410,47 @@ def _select(specs, only: list[str], skip: list[str]):  # type: ignore[no-untyped
 
 def _run(cfg, session, specs, default_timeout: float, progress):  # type: ignore[no-untyped-def]
     import asyncio
+    import signal
+    import threading
 
-    from envdoctor.redact import Redactor
     from envdoctor.runner import Runner
 
+    session.redact = cfg.redactor()
     runner = Runner(
         session,
         default_timeout,
-        Redactor(cfg.secrets),
+        session.redact,
         progress=progress.update if progress else None,
     )
+    # SIGTERM (what CI sends to cancel a job) ends the run like Ctrl-C: children killed, the
+    # report of what finished printed.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         results = asyncio.run(runner.run(specs))
         return results, False
     except KeyboardInterrupt:
         return runner.finished_or_interrupted(specs), True
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.clear()
+
+
+def _write(text: str) -> None:
+    """stdout in whatever encoding it has: what it cannot encode is escaped, never a crash."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        encoding = sys.stdout.encoding or "ascii"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    sys.stdout.flush()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _report(
@@ -468,7 +501,7 @@ def _emit(
         options = RenderOptions(color=color, unicode=unicode, verbose=verbose, quiet=quiet)
     text = render(report, fmt, options)
     if output is None:
-        sys.stdout.write(text)
+        _write(text)
         sys.stdout.flush()
         return
     try:

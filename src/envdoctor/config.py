@@ -20,11 +20,10 @@ from envdoctor.interpolate import Interpolator, MissingVariable
 from envdoctor.kinds import KINDS, get_kind
 from envdoctor.model import CheckSpec, Severity
 from envdoctor.options import COMMON_OPTIONS, SETTINGS_OPTIONS, Option, did_you_mean
-from envdoctor.redact import url_passwords
+from envdoctor.redact import Redactor, is_secret_name, secret_values, url_passwords
 from envdoctor.tomlfile import LocatedToml, TableLines, read_toml
 
 DEFAULT_INCLUDE = ["checks/*.toml"]
-_SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE|CERT", re.IGNORECASE)
 _MODULE_KEYS = ("check",)
 
 
@@ -44,6 +43,10 @@ class Config:
     files: list[str]
     variables: dict[str, str] = field(repr=False, default_factory=dict)
     secrets: set[str] = field(repr=False, default_factory=set)
+
+    def redactor(self) -> Redactor:
+        """Masks URL passwords, secrets the checks read, and every secret-named variable."""
+        return Redactor(self.secrets | secret_values(self.variables))
 
 
 @dataclass
@@ -178,7 +181,8 @@ class _Loader:
                     ok = False
                     continue
             try:
-                values[key] = option.coerce(value)
+                coerce = option.type.coerce_interpolated if key in from_env else option.coerce
+                values[key] = coerce(value)
             except ConfigError as exc:
                 if key in from_env:  # never echo a value that came from the environment
                     problem = (
@@ -221,7 +225,7 @@ class _Loader:
             return
         for name in interpolator.used:
             value = self.variables.get(name)
-            if value and _SECRET_NAME.search(name):
+            if value and is_secret_name(name):
                 self.secrets.add(value)
         for value in _strings(values):
             for password in url_passwords(value):
@@ -294,8 +298,12 @@ def load_config(
                 settings = loader.settings_from(tool, lines, loader.display(pyproject_path))
     loader.variables = _variables(project, settings, loader.environ)
     if config_files:
+        seen: set[Path] = set()
         for path in config_files:
-            _load_module(loader, path if path.is_absolute() else Path.cwd() / path)
+            full = (path if path.is_absolute() else Path.cwd() / path).resolve()
+            if full not in seen:  # the same file twice is one module, not duplicate ids
+                seen.add(full)
+                _load_module(loader, full)
     else:
         if pyproject is not None and isinstance(tool, dict):
             loader.files.append(loader.display(pyproject_path))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from envdoctor.redact import Redactor
 from envdoctor.target import Target, TargetError, TargetInfo, parse_info, running_info
 
 T = TypeVar("T")
@@ -51,6 +52,9 @@ class Session:
     verbose: bool = False
     safe: bool = False
     use_cache: bool = True  # --no-cache turns it off: inspect the target afresh
+    dotenv: str | None = None  # [tool.envdoctor] dotenv: its values are already in `environ`
+    # Masks secrets; kinds call it before they shorten text (a cut secret is still a leak).
+    redact: Redactor = field(default_factory=Redactor)
     _target_task: asyncio.Task[TargetInfo] | None = field(default=None, repr=False)
     target_info_result: TargetInfo | None = None
 
@@ -89,7 +93,7 @@ class Session:
         p = Path(path)
         try:
             return str(p.resolve().relative_to(self.project.resolve()))
-        except (ValueError, OSError):
+        except (ValueError, OSError, RuntimeError):  # outside the project; a symlink loop
             return str(p)
 
 
@@ -177,11 +181,13 @@ async def run_process(
     out, err = bytearray(), bytearray()
 
     async def drain(stream: asyncio.StreamReader | None, kept: bytearray) -> None:
+        # Keep the *end* of the output, capped: that is where a failing program says why.
         if stream is None:
             return
         while chunk := await stream.read(65536):
-            if len(kept) < MAX_OUTPUT:
-                kept += chunk[: MAX_OUTPUT - len(kept)]
+            kept += chunk
+            if len(kept) > MAX_OUTPUT:
+                del kept[: len(kept) - MAX_OUTPUT]
 
     gathered = asyncio.gather(drain(proc.stdout, out), drain(proc.stderr, err), proc.wait())
     # Retrieve the outcome even when we are cancelled, so asyncio never logs it on stderr.

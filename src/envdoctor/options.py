@@ -50,6 +50,10 @@ class OptionType:
     def coerce(self, value: Any) -> Any:
         raise NotImplementedError
 
+    def coerce_interpolated(self, value: Any) -> Any:
+        """A value that came through ${VAR}: always text, so numbers and booleans are parsed."""
+        return self.coerce(value)
+
     def schema(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -95,6 +99,14 @@ class Choice(OptionType):
 class Bool(OptionType):
     name = "true or false"
 
+    def coerce_interpolated(self, value: Any) -> Any:
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise self.fail(value)
+
     def coerce(self, value: Any) -> Any:
         if not isinstance(value, bool):
             raise self.fail(value)
@@ -109,9 +121,12 @@ class Int(OptionType):
         self.minimum, self.maximum = minimum, maximum
         self.name = "an integer" + _range_text(minimum, maximum)
 
-    def coerce(self, value: Any) -> Any:
+    def coerce_interpolated(self, value: Any) -> Any:
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value)  # a value that came through ${VAR} interpolation
+            value = int(value)
+        return self.coerce(value)
+
+    def coerce(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(value)
         if (self.minimum is not None and value < self.minimum) or (
@@ -134,12 +149,15 @@ class Number(OptionType):
         self.minimum, self.maximum = minimum, maximum
         self.name = "a number" + _range_text(minimum, maximum)
 
-    def coerce(self, value: Any) -> Any:
+    def coerce_interpolated(self, value: Any) -> Any:
         if isinstance(value, str):
             try:
                 value = float(value)
             except ValueError:
                 raise self.fail(value) from None
+        return self.coerce(value)
+
+    def coerce(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(value)
         try:
@@ -195,10 +213,10 @@ class Size(OptionType):
     def schema(self) -> dict[str, Any]:
         return {
             "anyOf": [
-                {"type": "integer", "minimum": 0},
+                {"type": "number", "minimum": 0},
                 {
                     "type": "string",
-                    "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?[bB]?|[bB])?$",
+                    "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?[bB]?|[bB])?\s*$",
                 },
             ]
         }
@@ -245,6 +263,13 @@ class IntOrIntList(OptionType):
     """One integer or a list of them (exit statuses)."""
 
     name = "an integer or a list of integers"
+
+    def coerce_interpolated(self, value: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        try:
+            return [Int().coerce_interpolated(v) for v in values]
+        except ConfigError:
+            raise self.fail(value) from None
 
     def coerce(self, value: Any) -> Any:
         values = value if isinstance(value, list) else [value]

@@ -14,7 +14,40 @@ from dataclasses import dataclass, field
 _URL_USERINFO = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/@:\s]*):(?P<pw>[^/\s]+)@"
 )
+# Credentials passed as query parameters: ?password=…&api_key=…&token=…
+_QUERY_SECRET = re.compile(
+    r"(?P<key>[?&;][^=&;#\s]*(?:pass|pwd|token|secret|key|auth|signature|credential)[^=&;#\s]*=)"
+    r"(?P<value>[^&;#\s]+)",
+    re.IGNORECASE,
+)
+# Name parts whose values are secrets wherever they turn up (an API key echoed by a command).
+# By part, not by substring: PWD/OLDPWD are paths, SSH_AUTH_SOCK a socket, MONKEY no key.
+_SECRET_PARTS = frozenset(
+    {
+        *("PASS", "PASSWORD", "PASSWD", "PWD", "PASSPHRASE"),
+        *("SECRET", "SECRETS", "TOKEN", "TOKENS", "KEY", "KEYS", "APIKEY"),
+        *("CREDENTIAL", "CREDENTIALS", "PRIVATE", "SIGNATURE"),
+    }
+)
+_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
 MASK = "***"
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    if upper in _NOT_SECRET:
+        return False
+    parts = re.split(r"[^A-Z0-9]+", upper)
+    return any(
+        part in _SECRET_PARTS or part.endswith(("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY"))
+        for part in parts
+    )
+
+
+def secret_values(variables: dict[str, str] | object) -> set[str]:
+    """Values of the variables whose names look secret (long enough to mask without noise)."""
+    items = variables.items() if hasattr(variables, "items") else []  # type: ignore[attr-defined]
+    return {v for k, v in items if len(v) >= 6 and is_secret_name(k)}
 
 
 @dataclass
@@ -29,6 +62,7 @@ class Redactor:
         if not text:
             return text
         text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+        text = _QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)

@@ -284,3 +284,17 @@ def test_kind_handles_its_own_timed_out_result(project: Project) -> None:
     assert outcome.status is Status.FAIL
     assert outcome.message.startswith("`bin/hang --version` did not finish within")
     assert any("killed after" in item for item in ctx.evidence)
+
+
+def test_a_project_script_is_not_run_under_safe(project: Project) -> None:
+    marker = project.root / "RAN"
+    script = project.write("tools/lint", f"#!/bin/sh\ntouch {marker}\necho lint 1.0\n")
+    script.chmod(0o755)
+    project.checks(
+        '[[check]]\nid = "lint"\nkind = "binary"\nname = "tools/lint"\nversion = ">=1"\n'
+    )
+    result = project.run("check", "--safe", "-f", "json")
+    assert result.json()["checks"][0]["status"] == "skip"
+    assert not marker.exists()
+    assert project.run("check", "-f", "json").json()["checks"][0]["status"] == "pass"
+    assert marker.exists()

@@ -179,7 +179,7 @@ def test_console_layout_of_a_failure(project: Project) -> None:
     assert "Environment" in result.stdout
     assert "1 of 1 variable missing: ED_UNSET_A" in result.stdout
     assert "ED_UNSET_A" in result.stdout and "not set (checks/envdoctor.toml:4)" in result.stdout
-    assert "fix: set ED_UNSET_A in .env (or export them in your shell)" in result.stdout
+    assert "fix: set ED_UNSET_A in .env (or export it in your shell)" in result.stdout
 
 
 def test_many_missing_names_are_abbreviated_in_the_message(project: Project) -> None:
@@ -714,3 +714,15 @@ def test_every_corpus_dotenv_file_as_example_and_as_dotenv(project: Project) -> 
         check = next(c for c in data["checks"] if c["id"] == f"example-{index}")
         named = {f["subject"] for f in check["findings"] if f["status"] in ("pass", "fail")}
         assert named == set(parsed.lines), path
+
+
+def test_the_fix_it_suggests_makes_it_pass(project: Project) -> None:
+    """`cp .env.example .env`, then filling it in, is enough: .env is read by default."""
+    project.write(".env.example", "DATABASE_URL=\nDEBUG=1\n")
+    project.checks('[[check]]\nid = "settings"\nkind = "env"\nexample = ".env.example"\n')
+    first = project.run("check", "-f", "json")
+    assert first.json()["checks"][0]["fix"] == "cp .env.example .env, then set DATABASE_URL in .env"
+    (project.root / ".env").write_text("DATABASE_URL=postgresql://localhost/app\nDEBUG=1\n")
+    second = project.run("check", "-f", "json")
+    assert second.code == 0, second.stdout
+    assert second.json()["checks"][0]["status"] == "pass"

@@ -18,6 +18,8 @@ KINDS: dict[str, str] = {
     "disk": "envdoctor.kinds.disk",
     "memory": "envdoctor.kinds.memory",
     "port_free": "envdoctor.kinds.port_free",
+    "packages": "envdoctor.kinds.packages",
+    "imports": "envdoctor.kinds.imports",
 }
 
 

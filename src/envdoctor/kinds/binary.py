@@ -68,6 +68,20 @@ class BinaryKind(Kind):
         ),
     )
 
+    safe_mode_note = (
+        "A `name` that is a relative path (a program inside the project) is not run under "
+        "`--safe` when a `version` must be read."
+    )
+
+    def runs_code(self, spec: CheckSpec) -> bool:
+        """Reading a version runs the program: a project's own script is project code."""
+        name = str(spec.options.get("name", ""))
+        return (
+            bool(spec.options.get("version"))
+            and ("/" in name or "\\" in name)
+            and not os.path.isabs(name)
+        )
+
     def validate(self, options: dict[str, object]) -> list[tuple[str | None, str]]:
         problems: list[tuple[str | None, str]] = []
         name = options.get("name")

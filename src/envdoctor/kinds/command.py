@@ -82,7 +82,7 @@ class CommandKind(Kind):
 
         argv: list[str] = list(spec.options["run"])
         expected: list[int] = spec.options["expect_exit"]
-        shown = _shorten(shlex.join(argv))
+        shown = _shorten(_one_line(ctx.session.redact(shlex.join(argv)) or ""))
         cwd = ctx.project
         if spec.options.get("cwd"):
             cwd = Path(spec.options["cwd"]).expanduser()
@@ -105,6 +105,7 @@ class CommandKind(Kind):
         took = format_duration(result.duration)
         lines = result.stdout.splitlines() + result.stderr.splitlines()
         last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        last = ctx.session.redact(last) or ""
         tail = f": {_shorten(last, 120)}" if last else " (no output)"
         if result.timed_out:
             ctx.note(f"killed after {took}, with its process group")
@@ -171,7 +172,12 @@ def _note_output(ctx: CheckContext, lines: list[str]) -> None:
     else:
         ctx.note(f"output (last {len(kept)} of {len(lines)} lines):")
     for line in kept:
-        ctx.note(f"| {_shorten(line, LINE_CHARS)}")
+        ctx.note(f"| {_shorten(ctx.session.redact(line) or '', LINE_CHARS)}")
+
+
+def _one_line(text: str) -> str:
+    """A command line shown on one report line: newlines inside arguments made visible."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _shorten(text: str, limit: int = SHOWN_CHARS) -> str:

@@ -68,7 +68,8 @@ class EnvKind(Kind):
             "dotenv",
             Str(),
             "A dotenv file, relative to the project, whose values count as set "
-            "(the real environment wins; a missing file is fine).",
+            "(the real environment wins; a missing file is fine). Default: `.env`, unless "
+            "[tool.envdoctor] names a dotenv (whose values always count).",
         ),
         Option(
             "match",
@@ -188,7 +189,7 @@ async def _values(
     base = dict(ctx.session.environ)
     own: dict[str, str] = {}
     own_file: DotenvFile | None = None
-    relative = spec.options.get("dotenv")
+    relative = _own_dotenv(spec, ctx)
     if relative:
         own_file = await _read(ctx, relative, must_exist=False)
         if own_file is None:
@@ -213,6 +214,14 @@ async def _values(
         return "unknown"
 
     return {**own, **base}, origin
+
+
+def _own_dotenv(spec: CheckSpec, ctx: CheckContext) -> str | None:
+    """The check's dotenv: its option, else `.env` (what `cp .env.example .env` creates and
+    what apps load), unless the settings already name one."""
+    if spec.options.get("dotenv"):
+        return str(spec.options["dotenv"])
+    return None if ctx.session.dotenv else ".env"
 
 
 def _count(n: int, noun: str) -> str:
@@ -249,7 +258,7 @@ def _fix(
     names = bad["missing"] + bad["invalid"]
     if not names:
         return None
-    target_rel = spec.options.get("dotenv") or ".env"
+    target_rel = spec.options.get("dotenv") or ctx.session.dotenv or ".env"
     target = ctx.project / target_rel
     shown_target = ctx.session.display_path(target)
     cd = "" if _same_dir(Path.cwd(), ctx.project) else f"cd {shlex.quote(str(ctx.project))} && "
@@ -263,7 +272,8 @@ def _fix(
         command = f"{cd}cp {shlex.quote(example.path)} {shlex.quote(shown_target)}"
         return command + (f", then set {_names(still)} in {shown_target}" if still else "")
     where = shown_target if not cd else str(target)
-    return f"set {_names(names)} in {where} (or export them in your shell)"
+    pronoun = "it" if len(names) == 1 else "them"
+    return f"set {_names(names)} in {where} (or export {pronoun} in your shell)"
 
 
 def _same_dir(a: Path, b: Path) -> bool:

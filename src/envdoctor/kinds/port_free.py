@@ -15,6 +15,8 @@ import ipaddress
 import os
 import shlex
 import sys
+import threading
+import time
 from dataclasses import dataclass
 
 from envdoctor.context import CheckContext
@@ -43,14 +45,35 @@ class Listener:
 
 def find_listeners(port: int) -> list[Listener]:
     """Every TCP listener on `port`, any address. Blocking; raises psutil.AccessDenied."""
+    found = {
+        Listener(ip, port, pid, _process_name(pid))
+        for ip, listen_port, pid in _listening_sockets()
+        if listen_port == port
+    }
+    return sorted(found, key=lambda x: (x.pid or 0, x.ip))
+
+
+_SCAN_LOCK = threading.Lock()
+_SCAN: tuple[float, list[tuple[str, int, int | None]]] | None = None
+_SCAN_TTL = 0.5
+
+
+def _listening_sockets() -> list[tuple[str, int, int | None]]:
+    """(ip, port, pid) of every TCP listener. One scan serves every check for a moment: a
+    system-wide socket scan costs milliseconds, and a run may explain many refused ports."""
+    global _SCAN
     import psutil
 
-    found: set[Listener] = set()
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port:
-            continue
-        found.add(Listener(conn.laddr.ip, port, conn.pid, _process_name(conn.pid)))
-    return sorted(found, key=lambda x: (x.pid or 0, x.ip))
+    with _SCAN_LOCK:
+        if _SCAN is not None and time.monotonic() - _SCAN[0] < _SCAN_TTL:
+            return _SCAN[1]
+        sockets = [
+            (conn.laddr.ip, conn.laddr.port, conn.pid)
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr
+        ]
+        _SCAN = (time.monotonic(), sockets)
+        return sockets
 
 
 def _process_name(pid: int | None) -> str | None:

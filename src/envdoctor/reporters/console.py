@@ -30,6 +30,7 @@ ASCII_GLYPHS = {
     Status.BLOCKED: "-",
     Status.SKIP: ".",
 }
+MAX_FINDINGS = 30  # per check, without -v: a 200,000-key .env.example must not flood a terminal
 _COLORS = {"green": "32", "yellow": "33", "red": "31", "dim": "2", "bold": "1", "cyan": "36"}
 
 
@@ -141,8 +142,15 @@ def _check_lines(result: Result, style: _Style, width: int, options: RenderOptio
     ]
     if problem or options.verbose:
         sub_width = min(24, max([15, *(len(f.subject) for f in findings)])) if findings else 15
-        for finding in findings:
+        shown = findings if options.verbose else findings[:MAX_FINDINGS]
+        for finding in shown:
             lines.append(indent + _finding_line(finding, sub_width, style))
+        if len(shown) < len(findings):
+            more = len(findings) - len(shown)
+            lines.append(
+                indent
+                + style.paint(f"… and {more} more (all of them with -v or --format json)", "dim")
+            )
     if options.verbose:
         for item in result.evidence:
             lines.append(indent + style.paint(item, "dim"))

@@ -42,6 +42,4 @@ def render_explain(
 
 
 def _redacted_value(value: object, cfg: Config) -> str:
-    from envdoctor.redact import Redactor
-
-    return Redactor(cfg.secrets)(repr(value)) or ""
+    return cfg.redactor()(repr(value)) or ""

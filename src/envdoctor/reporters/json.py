@@ -71,4 +71,6 @@ def _finding(finding: Finding) -> dict[str, Any]:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    return json.dumps(to_dict(report, options.verbose), indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(to_dict(report, options.verbose), indent=2) + "\n"
+    )  # ASCII: valid in any encoding

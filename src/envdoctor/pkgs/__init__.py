@@ -1,0 +1,1 @@
+"""Python packages: requirements, the target environment, import checks (no reporting)."""

@@ -1,0 +1,844 @@
+"""What the target interpreter has installed: its site directories and their distributions.
+
+Why not `importlib.metadata.distributions()`: it costs 57-70 ms to import and reads through
+the email parser, and it only describes the interpreter running envdoctor. Instead the
+target's `sys.path` is learnt (in process for the running interpreter, else from one small
+child, `python -I`, with the check's deadline) and the `*.dist-info` / `*.egg-info` metadata
+is read from disk here, headers only (a METADATA body is a README, often larger than all the
+headers of a whole environment together). The rule for duplicates is importlib's: the first
+directory on `sys.path` wins.
+
+The result is cached in the user cache directory (envdoctor.cache), keyed on the interpreter
+and the modification times of every directory scanned: installing or removing a distribution
+creates or deletes its metadata directory, which changes its parent's mtime. One inspection is
+shared by every check of a run (memoised on the Session) and re-validated with a few `stat`
+calls each time it is asked for again, so a re-check after `fix --apply` sees the new state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from envdoctor.target import TargetError, TargetInfo
+
+if TYPE_CHECKING:
+    from envdoctor.context import CheckContext, Session
+
+CACHE_SECTION = "environments"
+CACHE_FORMAT = 1  # bump when the cached shape or the reading rules change
+CACHE_KEEP = 64  # entries (interpreters) kept; the least recently written go first
+
+# A directory modified this recently may change again within the same timestamp tick, which a
+# later mtime comparison could not see: such a scan is used but not cached (git's "racy" rule).
+RACY_NS = 100_000_000
+RACY_COARSE_NS = 2_000_000_000  # filesystems with whole-second (FAT: two-second) timestamps
+
+HEADER_CHUNK = 16384
+HEADER_LIMIT = 4 * 1024 * 1024  # headers larger than this are not metadata
+
+_MEMO = "_envdoctor_environment_memo"
+_NAME_OK = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_CANON = re.compile(r"[-_.]+")
+_META_SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
+# Environment variables that change which directories the target's sys.path holds.
+_PATH_VARIABLES = ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "HOME", "APPDATA")
+
+# Runs inside the target (stdlib only, Python 3.6+): its sys.path as a normal start would have
+# it. `-I` leaves out PYTHONPATH and the user site directory; both are added back here exactly
+# where `site` would put them (the user site only when `site` would enable it), without
+# executing the `import` lines of the user site's .pth files.
+PATH_SCRIPT = r"""
+import json, os, site, sys
+
+def user_site_enabled():
+    if os.environ.get("PYTHONNOUSERSITE"):
+        return False
+    if hasattr(os, "getuid") and (os.getuid() != os.geteuid() or os.getgid() != os.getegid()):
+        return False
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    for cfg in (os.path.join(exe_dir, "pyvenv.cfg"),
+                os.path.join(os.path.dirname(exe_dir), "pyvenv.cfg")):
+        if os.path.isfile(cfg):
+            system = "true"
+            try:
+                with open(cfg, encoding="utf-8") as f:
+                    for line in f:
+                        key, sep, value = line.partition("=")
+                        if sep and key.strip().lower() == "include-system-site-packages":
+                            system = value.strip().lower()
+            except (OSError, ValueError):
+                pass
+            return system == "true"
+    return True
+
+def pth_dirs(sitedir):
+    found = []
+    try:
+        names = sorted(n for n in os.listdir(sitedir) if n.endswith(".pth"))
+    except OSError:
+        return found
+    for name in names:
+        try:
+            with open(os.path.join(sitedir, name), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    line = line.rstrip()
+                    if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
+                        continue
+                    found.append(os.path.join(sitedir, line))
+        except OSError:
+            pass
+    return found
+
+path = [p for p in sys.path if p]
+user = None
+if hasattr(site, "getusersitepackages") and user_site_enabled():
+    user = site.getusersitepackages()
+    prefixes = set(site.getsitepackages()) if hasattr(site, "getsitepackages") else set()
+    at = next((i for i, p in enumerate(path) if p in prefixes), len(path))
+    path[at:at] = [user] + pth_dirs(user)
+extra = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+print(json.dumps({
+    "path": extra + path,
+    "stdlib": os.path.dirname(os.__file__),
+    "user_site": user,
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Dist:
+    """One installed distribution, as its metadata says."""
+
+    name: str  # canonical (PEP 503)
+    display_name: str  # as in METADATA Name:
+    version: str
+    requires: tuple[str, ...]  # raw Requires-Dist lines (egg-info requires.txt converted)
+    provides_extras: tuple[str, ...]  # canonicalised
+    location: str  # the site directory it was found in
+    top_level: tuple[str, ...] = ()  # from top_level.txt; () = unknown: ask top_level_of()
+    path: str = ""  # the .dist-info / .egg-info directory (or egg-info file) it was read from
+
+
+@dataclass
+class Environment:
+    info: TargetInfo
+    site_dirs: list[str]  # the target's sys.path entries that hold distributions, in order
+    distributions: dict[str, Dist]  # canonical name -> Dist; the first on sys.path wins
+    from_cache: bool = False
+    shadowed: list[Dist] = field(default_factory=list)  # later duplicates, hidden by a winner
+    notes: list[str] = field(default_factory=list)  # what was read, skipped, cached: evidence
+    scanned: list[tuple[str, int]] = field(default_factory=list)  # (directory, mtime_ns)
+    interpreter_key: dict[str, Any] = field(default_factory=dict, repr=False)
+    seconds: float = 0.0  # how long the inspection took
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalisation without importing packaging (which costs milliseconds)."""
+    return _CANON.sub("-", name).lower()
+
+
+# -- the shared, memoised entry point ----------------------------------------------------
+
+
+async def inspect_environment(ctx: CheckContext) -> Environment:
+    """The target's environment, inspected once per run and shared by every check.
+
+    A finished inspection is re-validated with a `stat` of each scanned directory before it is
+    handed out again (about 50 µs), so a check that runs after `pip install` never sees the
+    state from before. Each caller gets the inspection's notes in its own evidence.
+    """
+    session = ctx.session
+    loop = asyncio.get_running_loop()
+    memo: dict[str, Any] | None = getattr(session, _MEMO, None)
+    task: asyncio.Future[Environment] | None = None
+    if memo is not None and memo["loop"] is loop:
+        task = memo["task"]
+        if task.done():
+            failure = None if task.cancelled() else task.exception()
+            if task.cancelled() or isinstance(failure, _OutOfTime):
+                task = None  # that check's deadline, not this one's: try again
+            elif failure is None and not _still_valid(task.result()):
+                task = None
+    elif memo is not None and memo["result"] is not None and _still_valid(memo["result"]):
+        # An earlier event loop of the same session (a re-check): its result, if still valid.
+        task = loop.create_future()
+        task.set_result(memo["result"])
+    if memo is None or task is not memo["task"]:
+        if task is None:
+            task = asyncio.ensure_future(_inspect(ctx))
+            # Retrieve a failure even if every caller was cancelled: asyncio must not log it.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        memo = {"loop": loop, "task": task, "result": None}
+        setattr(session, _MEMO, memo)
+    env = await asyncio.shield(task)
+    memo["result"] = env
+    for note in env.notes:
+        ctx.note(note)
+    return env
+
+
+def forget_environment(session: Session) -> None:
+    """Drops the memoised inspection (the next call inspects afresh, cache rules apply)."""
+    if hasattr(session, _MEMO):
+        delattr(session, _MEMO)
+
+
+class _OutOfTime(TargetError):
+    """The first asker's deadline ran out: a later check with more time may try again."""
+
+
+def cached_target_info(session: Session) -> TargetInfo | None:
+    """The target's TargetInfo from the environment cache, without a child process, or None.
+
+    For Session's own inspection (a child costs 15-25 ms): the entry is trusted only when the
+    interpreter, its pyvenv.cfg, the kernel and envdoctor are as they were when it was written.
+    """
+    from envdoctor import cache
+
+    if not session.use_cache or session.target.is_running_interpreter:
+        return None
+    key = _interpreter_key(str(session.target.executable))
+    entry = _cache_entry(key["path"], session, [])
+    if entry is None:
+        return None
+    data, _why = cache.read_entry(entry)
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    try:
+        return _info_from_json(data["info"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _still_valid(env: Environment) -> bool:
+    if not env.interpreter_key or env.interpreter_key != _interpreter_key(
+        env.interpreter_key["path"]
+    ):
+        return False
+    return all(_mtime_ns(path) == mtime for path, mtime in env.scanned)
+
+
+# -- one inspection -------------------------------------------------------------------------
+
+
+async def _inspect(ctx: CheckContext) -> Environment:
+    from envdoctor import cache
+
+    started = time.perf_counter()
+    session = ctx.session
+    target = session.target
+    notes: list[str] = []
+    key = _interpreter_key(str(target.executable))
+    entry = _cache_entry(key["path"], session, notes)
+    cached: dict[str, Any] | None = None
+    if entry is not None:
+        if session.use_cache:
+            data, why = cache.read_entry(entry)
+            if why:
+                notes.append(f"environment cache: {why}")
+            elif isinstance(data, dict) and data.get("key") == key:
+                cached = data
+            elif data is not None:
+                notes.append("environment cache: interpreter or environment changed")
+        else:
+            notes.append("environment cache: not read (--no-cache)")
+
+    running = target.is_running_interpreter
+    if running:
+        raw, stdlib = _running_path(), os.path.dirname(os.__file__)
+        dirs = _stat_dirs(raw, stdlib)
+        env = _from_cache(cached, dirs, notes)
+        info = await ctx.target_info()
+        if env is not None:
+            env.info = info
+    else:
+        env = None
+        if cached is not None:
+            try:
+                raw, stdlib = list(cached["raw_path"]), str(cached["stdlib"])
+            except (KeyError, TypeError):
+                raw, stdlib = [], ""
+            env = _from_cache(cached, _stat_dirs(raw, stdlib), notes)
+        if env is None:
+            info, raw, stdlib = await _ask_both(ctx, str(target.executable))
+            dirs = _stat_dirs(raw, stdlib)
+    if env is not None:
+        if not running and session.target_info_result is not None:
+            env.info = session.target_info_result  # one truth per run
+        env.interpreter_key = key
+        env.seconds = time.perf_counter() - started
+        env.notes.append(
+            f"environment: {len(env.distributions)} distributions in {len(env.site_dirs)} "
+            f"directories, from the cache ({env.seconds * 1000:.1f} ms)"
+        )
+        return env
+
+    env = await ctx.run_sync(_scan_and_store, info, dirs, raw, stdlib, key, entry, notes)
+    env.seconds = time.perf_counter() - started
+    env.notes.append(
+        f"environment: {len(env.distributions)} distributions in {len(env.site_dirs)} "
+        f"directories, read from disk ({env.seconds * 1000:.1f} ms)"
+    )
+    return env
+
+
+def _scan_and_store(
+    info: TargetInfo,
+    dirs: list[tuple[str, int]],
+    raw: list[str],
+    stdlib: str,
+    key: dict[str, Any],
+    entry: Any,
+    notes: list[str],
+) -> Environment:
+    """Blocking part (runs on a worker thread): read every site directory, then cache it."""
+    from envdoctor import cache
+
+    now = time.time_ns()
+    env = scan(info, dirs)
+    env.notes[:0] = notes
+    env.interpreter_key = key
+    if entry is None:
+        return env
+    racy = [p for p, m in dirs if m > now - (RACY_COARSE_NS if m % 1_000_000_000 == 0 else RACY_NS)]
+    if racy:
+        env.notes.append(f"environment cache: not written ({racy[0]} changed just now)")
+        return env
+    why = cache.write_entry(entry, _to_json(env, raw, stdlib, key))
+    if why:
+        env.notes.append(f"environment cache: {why}")
+    else:
+        cache.prune(entry.parent, CACHE_KEEP)
+    return env
+
+
+def _cache_entry(identity: str, session: Session, notes: list[str]) -> Any:
+    from envdoctor import cache
+
+    try:
+        base = cache.cache_dir()
+    except (RuntimeError, KeyError, OSError):  # no home directory to put it in
+        notes.append("environment cache: off (no user cache directory)")
+        return None
+    if cache.inside(base, session.project):
+        notes.append("environment cache: off (the cache directory is inside the project)")
+        return None
+    return cache.entry_path(CACHE_SECTION, identity, base=base)
+
+
+async def _ask_both(ctx: CheckContext, executable: str) -> tuple[TargetInfo, list[str], str]:
+    """The session's TargetInfo and the target's sys.path, both children at once. The first
+    failure is raised at once (a hung target costs this check's deadline, not the session's
+    own inspection timeout); every outcome is retrieved so asyncio never logs one."""
+    info_f = asyncio.ensure_future(ctx.target_info())
+    path_f = asyncio.ensure_future(_ask_target(ctx, executable))
+    both = (info_f, path_f)
+    for f in both:
+        f.add_done_callback(lambda t: t.cancelled() or t.exception())
+    try:
+        await asyncio.wait(both, return_when=asyncio.FIRST_EXCEPTION)
+        for f in both:
+            if f.done() and not f.cancelled() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+        raw, stdlib = path_f.result()
+        return info_f.result(), raw, stdlib
+    finally:
+        for f in both:
+            if not f.done():
+                f.cancel()  # the session's own inspection is shielded: it goes on
+
+
+async def _ask_target(ctx: CheckContext, executable: str) -> tuple[list[str], str]:
+    """The target's sys.path from one `python -I` child, within the check's deadline."""
+    from envdoctor.context import run_process
+
+    result = await run_process(
+        [executable, "-I", "-c", PATH_SCRIPT], cwd=ctx.project, timeout=ctx.remaining()
+    )
+    if result.timed_out:
+        raise _OutOfTime(f"{executable} did not report its sys.path before the deadline")
+    if result.returncode != 0:
+        last = result.output.splitlines()[-1] if result.output else "no output"
+        raise TargetError(
+            f"{executable} could not report its sys.path (exit {result.returncode}: {last})"
+        )
+    import json
+
+    try:
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+        return [str(p) for p in data["path"]], str(data["stdlib"])
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise TargetError(f"{executable}: unexpected answer to the sys.path query") from None
+
+
+def _running_path() -> list[str]:
+    """Our own sys.path, less the entry for the script's directory (or the current directory)
+    that a start with `-I` or `-P` would not have: the target is the environment, not how
+    envdoctor itself was launched."""
+    entries = list(sys.path)
+    if entries and not (getattr(sys.flags, "safe_path", False) or sys.flags.isolated):
+        entries = entries[1:]
+    return [p for p in entries if p]
+
+
+def _interpreter_key(executable: str) -> dict[str, Any]:
+    """What, besides the site directories, decides the answer: the interpreter (a venv's
+    python is a symlink to its base, so the venv's own path counts too), its pyvenv.cfg, the
+    variables that move sys.path, the kernel (platform markers) and envdoctor itself."""
+    from envdoctor import __version__
+    from envdoctor.cache import fnv1a64
+
+    path = os.path.join(
+        os.path.realpath(os.path.dirname(os.path.abspath(executable))), os.path.basename(executable)
+    )
+    real = os.path.realpath(path)
+    cfg = os.path.join(os.path.dirname(os.path.dirname(path)), "pyvenv.cfg")
+    variables = "\0".join(f"{k}={os.environ.get(k, '')}" for k in _PATH_VARIABLES)
+    uname = os.uname() if hasattr(os, "uname") else None
+    return {
+        "path": path,
+        "realpath": real,
+        "mtime_ns": _mtime_ns(real),
+        "pyvenv_cfg": _mtime_ns(cfg),
+        "variables": f"{fnv1a64(variables):016x}",  # values never stored, only a hash
+        "kernel": f"{uname.release} {uname.version}" if uname else "",
+        "envdoctor": __version__,
+        "format": CACHE_FORMAT,
+    }
+
+
+def _mtime_ns(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _stat_dirs(raw: list[str], stdlib: str) -> list[tuple[str, int]]:
+    """The sys.path entries worth scanning, with their mtimes: existing directories (a zip
+    file is not), not the standard library, each once, in order."""
+    import stat
+
+    skip = {os.path.normpath(stdlib)} if stdlib else set()
+    seen: set[str] = set()
+    out: list[tuple[str, int]] = []
+    for entry in raw:
+        path = os.path.normpath(os.path.abspath(entry))
+        if path in seen or path in skip:
+            continue
+        seen.add(path)
+        if os.path.basename(path) in ("lib-dynload", "DLLs") and os.path.dirname(path) in skip:
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            out.append((path, st.st_mtime_ns))
+    return out
+
+
+# -- reading metadata from disk ---------------------------------------------------------------
+
+
+def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
+    """Reads every distribution in `dirs` (in order: the first of a name wins)."""
+    distributions: dict[str, Dist] = {}
+    shadowed: list[Dist] = []
+    notes: list[str] = []
+    site_dirs: list[str] = []
+    for directory, _mtime in dirs:
+        try:
+            names = sorted(n for n in os.listdir(directory) if n.endswith(_META_SUFFIXES))
+        except OSError as exc:
+            notes.append(f"{directory}: not readable ({exc.strerror or type(exc).__name__})")
+            continue
+        holds = False
+        for name in names:
+            dist = read_distribution(directory, name, notes)
+            if dist is None:
+                continue
+            holds = True
+            winner = distributions.get(dist.name)
+            if winner is None:
+                distributions[dist.name] = dist
+            elif _same_path(winner.path, dist.path):
+                continue  # an egg-link and the .pth-added directory it points at
+            else:
+                shadowed.append(dist)
+                notes.append(
+                    f"{dist.display_name} {dist.version} in {directory} is shadowed by "
+                    f"{winner.version} in {winner.location} (first on sys.path wins)"
+                )
+        if holds:
+            site_dirs.append(directory)
+    return Environment(
+        info=info,
+        site_dirs=site_dirs,
+        distributions=distributions,
+        shadowed=shadowed,
+        notes=notes,
+        scanned=list(dirs),
+    )
+
+
+def _same_path(a: str, b: str) -> bool:
+    return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+
+def read_distribution(directory: str, name: str, notes: list[str]) -> Dist | None:
+    """One `*.dist-info`, `*.egg-info` (directory or file) or `*.egg-link` entry; None (with
+    a note saying why) for anything that is not readable metadata. Never raises."""
+    try:
+        if name.endswith(".egg-link"):
+            return _read_egg_link(directory, name, notes)
+        return _read_metadata_dir(directory, os.path.join(directory, name), name, notes)
+    except (OSError, ValueError) as exc:
+        notes.append(f"{os.path.join(directory, name)}: skipped ({type(exc).__name__}: {exc})")
+        return None
+
+
+def _read_metadata_dir(location: str, path: str, name: str, notes: list[str]) -> Dist | None:
+    egg = name.endswith(".egg-info")
+    metadata = os.path.join(path, "PKG-INFO" if egg else "METADATA")
+    try:
+        head = _read_headers(metadata)
+    except NotADirectoryError:
+        if not egg:
+            raise
+        head = _read_headers(path)  # a single-file egg-info is the PKG-INFO itself
+        egg_dir = False
+    except FileNotFoundError:
+        notes.append(f"{path}: skipped (no {os.path.basename(metadata)})")
+        return None
+    else:
+        egg_dir = egg
+    if b"\0" in head:
+        notes.append(f"{path}: skipped (metadata is not text)")
+        return None
+    fields = _parse_headers(head.decode("utf-8", "replace"))
+    stem = name.rsplit(".", 1)[0]
+    dir_name, _, dir_version = stem.partition("-")
+    dir_version = dir_version.split("-", 1)[0]  # egg-info: name-version-pyX.Y
+    display = fields.name
+    if not display:
+        if not fields.version:
+            notes.append(f"{path}: skipped (no Name or Version in its metadata)")
+            return None
+        display = dir_name
+        notes.append(f"{path}: no Name in its metadata, named {dir_name!r} from the directory")
+    if not _NAME_OK.match(display):
+        notes.append(f"{path}: skipped (Name {display[:60]!r} is not a distribution name)")
+        return None
+    version = fields.version or dir_version
+    if not version or any(c.isspace() for c in version):
+        notes.append(f"{path}: skipped (no usable Version in its metadata)")
+        return None
+    requires = fields.requires
+    extras = fields.extras
+    if egg_dir:
+        requires, egg_extras = _egg_requires(path)
+        extras = list(dict.fromkeys([*extras, *egg_extras]))
+    top_level: tuple[str, ...] = ()
+    if egg_dir or not egg:
+        top_level = _read_top_level(os.path.join(path, "top_level.txt"))
+    return Dist(
+        name=canonical(display),
+        display_name=display,
+        version=version,
+        requires=tuple(requires),
+        provides_extras=tuple(extras),
+        location=location,
+        top_level=top_level,
+        path=path,
+    )
+
+
+def _read_egg_link(directory: str, name: str, notes: list[str]) -> Dist | None:
+    """An old-style editable install (`setup.py develop`): the link names the project
+    directory, whose `*.egg-info` holds the metadata."""
+    link = os.path.join(directory, name)
+    with open(link, encoding="utf-8", errors="replace") as f:
+        target = f.readline().strip()
+    if not target:
+        notes.append(f"{link}: skipped (empty egg-link)")
+        return None
+    target = os.path.normpath(os.path.join(directory, target))
+    wanted = canonical(name[: -len(".egg-link")])
+    try:
+        infos = sorted(n for n in os.listdir(target) if n.endswith(".egg-info"))
+    except OSError:
+        notes.append(f"{link}: skipped (points at {target}, which is not readable)")
+        return None
+    chosen = [n for n in infos if canonical(n.rsplit(".", 1)[0].split("-", 1)[0]) == wanted]
+    if not (chosen or infos):
+        notes.append(f"{link}: skipped (no .egg-info in {target})")
+        return None
+    info_name = (chosen or infos)[0]
+    return _read_metadata_dir(directory, os.path.join(target, info_name), info_name, notes)
+
+
+@dataclass
+class _Fields:
+    name: str = ""
+    version: str = ""
+    requires: list[str] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
+
+
+def _read_headers(path: str) -> bytes:
+    """The header block of a metadata file: everything before the first empty line."""
+    with open(path, "rb") as f:
+        data = f.read(HEADER_CHUNK)
+        while True:
+            end = _header_end(data)
+            if end >= 0:
+                return data[:end]
+            if len(data) >= HEADER_LIMIT:
+                return data[:HEADER_LIMIT]
+            more = f.read(65536)
+            if not more:
+                return data
+            data += more
+
+
+def _header_end(data: bytes) -> int:
+    if data.startswith((b"\n", b"\r\n")):
+        return 0
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
+    return min(ends) if ends else -1
+
+
+def _parse_headers(text: str) -> _Fields:
+    """Name, Version, Requires-Dist and Provides-Extra: a line scan, not the email parser
+    (folded continuation lines only ever belong to fields this does not need)."""
+    out = _Fields()
+    for line in text.splitlines():
+        if not line or line[0] not in "NnVvRrPp":
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.lower()
+        if key == "requires-dist":
+            value = value.strip()
+            if value:
+                out.requires.append(value)
+        elif key == "provides-extra":
+            value = value.strip()
+            if value:
+                out.extras.append(canonical(value))
+        elif key == "name":
+            out.name = out.name or value.strip()
+        elif key == "version":
+            out.version = out.version or value.strip()
+    return out
+
+
+def _egg_requires(path: str) -> tuple[list[str], list[str]]:
+    """requires.txt as Requires-Dist lines (importlib.metadata's conversion): a section
+    `[extra]`, `[:marker]` or `[extra:marker]` becomes a marker on each of its lines."""
+    try:
+        with open(os.path.join(path, "requires.txt"), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return [], []
+    requires: list[str] = []
+    extras: list[str] = []
+    condition = ""
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            extra, _, marker = line[1:-1].strip().partition(":")
+            extra, marker = extra.strip(), marker.strip()
+            if extra:
+                extras.append(canonical(extra))
+            if extra and marker:
+                marker = f"({marker})"
+            parts = [p for p in (marker, f'extra == "{extra}"' if extra else "") if p]
+            condition = "; " + " and ".join(parts) if parts else ""
+            continue
+        requires.append(line + (" " if "@" in line and condition else "") + condition)
+    return requires, list(dict.fromkeys(extras))
+
+
+def _read_top_level(path: str) -> tuple[str, ...]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return tuple(n for n in (line.strip() for line in f) if n and "/" not in n)
+    except OSError:
+        return ()
+
+
+# -- import names (lazy: only the `imports` kind needs them) -----------------------------------
+
+_TOP_LEVEL_MEMO: dict[str, tuple[str, ...]] = {}
+
+
+def top_level_of(dist: Dist) -> tuple[str, ...]:
+    """The import names a distribution provides: top_level.txt when it has one, else the
+    first component of every importable path in its RECORD (egg-info: installed-files.txt).
+
+    RECORD files can be long (thousands of lines): read only when asked, then memoised.
+    """
+    if dist.top_level or not dist.path:
+        return dist.top_level
+    memo = _TOP_LEVEL_MEMO.get(dist.path)
+    if memo is not None:
+        return memo
+    names: dict[str, None] = {}
+    for parts in _installed_paths(dist):
+        top = parts[0]
+        if len(parts) == 1:  # a module file at the top: foo.py, foo.cpython-311-x86_64.so
+            top = top.split(".", 1)[0] if top.endswith(_MODULE_SUFFIXES) else ""
+        if (
+            top
+            and top.isidentifier()
+            and top != "__pycache__"
+            and not top.startswith("__editable__")
+        ):
+            names[top] = None
+    result = tuple(names)
+    _TOP_LEVEL_MEMO[dist.path] = result
+    return result
+
+
+_MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
+
+
+def _installed_paths(dist: Dist) -> list[list[str]]:
+    """Installed files as path components relative to the site directory."""
+    out: list[list[str]] = []
+    try:
+        if dist.path.endswith(".dist-info"):
+            with open(os.path.join(dist.path, "RECORD"), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    # RECORD is CSV; a path with a comma is quoted, and never a top-level name
+                    item = line.split(",", 1)[0].strip().strip('"')
+                    if item and not item.startswith(("/", "..")):
+                        out.append(item.replace("\\", "/").split("/"))
+        elif os.path.isdir(dist.path):
+            files = os.path.join(dist.path, "installed-files.txt")
+            with open(files, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    item = line.strip()
+                    if not item:
+                        continue
+                    full = os.path.normpath(os.path.join(dist.path, item))
+                    rel = os.path.relpath(full, dist.location)
+                    if not rel.startswith(".."):
+                        out.append(rel.replace("\\", "/").split("/"))
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def import_names(env: Environment) -> dict[str, list[str]]:
+    """Import name -> canonical names of the distributions that provide it (winners only),
+    like importlib.metadata.packages_distributions(), computed once per Environment."""
+    cached: dict[str, list[str]] | None = env.__dict__.get("_import_names")
+    if cached is not None:
+        return cached
+    mapping: dict[str, list[str]] = {}
+    for dist in env.distributions.values():
+        for top in top_level_of(dist):
+            mapping.setdefault(top, []).append(dist.name)
+    env.__dict__["_import_names"] = mapping
+    return mapping
+
+
+# -- the cache document -----------------------------------------------------------------------
+
+
+def _dist_row(d: Dist) -> list[Any]:
+    return [
+        d.name,
+        d.display_name,
+        d.version,
+        list(d.requires),
+        list(d.provides_extras),
+        d.location,
+        list(d.top_level),
+        d.path,
+    ]
+
+
+def _dist_from_row(row: list[Any]) -> Dist:
+    name, display, version, requires, extras, location, top, path = row
+    return Dist(
+        name=str(name),
+        display_name=str(display),
+        version=str(version),
+        requires=tuple(str(r) for r in requires),
+        provides_extras=tuple(str(e) for e in extras),
+        location=str(location),
+        top_level=tuple(str(t) for t in top),
+        path=str(path),
+    )
+
+
+def _to_json(env: Environment, raw: list[str], stdlib: str, key: dict[str, Any]) -> dict[str, Any]:
+    info = asdict(env.info)
+    info["version_info"] = list(env.info.version_info)
+    return {
+        "key": key,
+        "raw_path": raw,
+        "stdlib": stdlib,
+        "dirs": [[p, m] for p, m in env.scanned],
+        "info": info,
+        "site_dirs": env.site_dirs,
+        "dists": [_dist_row(d) for d in env.distributions.values()],
+        "shadowed": [_dist_row(d) for d in env.shadowed],
+        # Only what the scan itself found (skipped metadata, shadowing): not run-specific notes.
+        "notes": [n for n in env.notes if not n.startswith("environment")],
+    }
+
+
+def _info_from_json(raw: dict[str, Any]) -> TargetInfo:
+    return TargetInfo(
+        executable=str(raw["executable"]),
+        version=str(raw["version"]),
+        version_info=tuple(int(x) for x in raw["version_info"][:3]),  # type: ignore[arg-type]
+        implementation=str(raw["implementation"]),
+        prefix=str(raw["prefix"]),
+        base_prefix=str(raw["base_prefix"]),
+        markers={str(k): str(v) for k, v in raw["markers"].items()},
+    )
+
+
+def _from_cache(
+    data: dict[str, Any] | None, dirs: list[tuple[str, int]], notes: list[str]
+) -> Environment | None:
+    """The cached environment when every scanned directory is as it was; else None."""
+    if data is None:
+        return None
+    try:
+        if [(str(p), int(m)) for p, m in data["dirs"]] != dirs:
+            notes.append("environment cache: a site directory changed since it was cached")
+            return None
+        info = _info_from_json(data["info"])
+        distributions = {}
+        for row in data["dists"]:
+            dist = _dist_from_row(row)
+            distributions[dist.name] = dist
+        shadowed = [_dist_from_row(row) for row in data["shadowed"]]
+        return Environment(
+            info=info,
+            site_dirs=[str(p) for p in data["site_dirs"]],
+            distributions=distributions,
+            from_cache=True,
+            shadowed=shadowed,
+            notes=[*notes, *(str(n) for n in data["notes"])],
+            scanned=list(dirs),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        notes.append("environment cache: entry malformed, ignored")
+        return None
