@@ -67,6 +67,8 @@ class Session:
     async def _inspect(self) -> TargetInfo:
         if self.target.is_running_interpreter:
             info = running_info()
+        elif cached := self._cached_info():
+            info = cached
         else:
             from envdoctor.target import INSPECT_SCRIPT
 
@@ -87,6 +89,14 @@ class Session:
             info = parse_info(result.stdout)
         self.target_info_result = info
         return info
+
+    def _cached_info(self) -> TargetInfo | None:
+        """Another interpreter's facts from the environment cache: no child process at all."""
+        if not self.use_cache:
+            return None
+        from envdoctor.pkgs.environment import cached_target_info
+
+        return cached_target_info(self)
 
     def display_path(self, path: Path | str) -> str:
         """A path as the user would write it: relative to the project when inside it."""
@@ -118,7 +128,13 @@ class CheckContext:
         self.evidence.append(text)
 
     async def target_info(self) -> TargetInfo:
-        return await self.session.target_info()
+        """The session's one inspection of the target, waited for within this check's deadline."""
+        try:
+            return await asyncio.wait_for(self.session.target_info(), max(self.remaining(), 0.001))
+        except asyncio.TimeoutError:
+            raise TargetError(
+                f"{self.session.target.executable} did not answer before the check's deadline"
+            ) from None
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return await run_sync(fn, *args)

@@ -22,7 +22,7 @@ _EXE = "python.exe" if os.name == "nt" else "python"
 
 # Runs inside the target: stdlib only, works on every Python envdoctor may be asked about.
 INSPECT_SCRIPT = r"""
-import json, os, platform, sys
+import json, os, platform, site, sys
 impl = sys.implementation
 iver = "{0.major}.{0.minor}.{0.micro}".format(impl.version)
 if impl.version.releaselevel != "final":
@@ -40,7 +40,60 @@ markers = {
     "python_version": ".".join(platform.python_version_tuple()[:2]),
     "sys_platform": sys.platform,
 }
+# sys.path as a normal start would have it: `-I` leaves out PYTHONPATH and the user site
+# directory; both are added back exactly where `site` would put them (the user site only when
+# `site` would enable it), without executing the `import` lines of the user site's .pth files.
+def user_site_enabled():
+    if os.environ.get("PYTHONNOUSERSITE"):
+        return False
+    if hasattr(os, "getuid") and (os.getuid() != os.geteuid() or os.getgid() != os.getegid()):
+        return False
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    for cfg in (os.path.join(exe_dir, "pyvenv.cfg"),
+                os.path.join(os.path.dirname(exe_dir), "pyvenv.cfg")):
+        if os.path.isfile(cfg):
+            system = "true"
+            try:
+                with open(cfg, encoding="utf-8") as f:
+                    for line in f:
+                        key, sep, value = line.partition("=")
+                        if sep and key.strip().lower() == "include-system-site-packages":
+                            system = value.strip().lower()
+            except (OSError, ValueError):
+                pass
+            return system == "true"
+    return True
+
+def pth_dirs(sitedir):
+    found = []
+    try:
+        names = sorted(n for n in os.listdir(sitedir) if n.endswith(".pth"))
+    except OSError:
+        return found
+    for name in names:
+        try:
+            with open(os.path.join(sitedir, name), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    line = line.rstrip()
+                    if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
+                        continue
+                    found.append(os.path.join(sitedir, line))
+        except OSError:
+            pass
+    return found
+
+path = [p for p in sys.path if p]
+user = None
+if hasattr(site, "getusersitepackages") and user_site_enabled():
+    user = site.getusersitepackages()
+    prefixes = set(site.getsitepackages()) if hasattr(site, "getsitepackages") else set()
+    at = next((i for i, p in enumerate(path) if p in prefixes), len(path))
+    path[at:at] = [user] + pth_dirs(user)
+extra = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 print(json.dumps({
+    "path": extra + path,
+    "stdlib": os.path.dirname(os.__file__),
+    "user_site": user,
     "executable": sys.executable,
     "version": platform.python_version(),
     "version_info": list(sys.version_info[:3]),
@@ -66,6 +119,8 @@ class TargetInfo:
     prefix: str
     base_prefix: str
     markers: dict[str, str] = field(default_factory=dict)
+    sys_path: tuple[str, ...] = ()  # as a normal start of the target would have it
+    stdlib: str = ""
 
     @property
     def in_virtualenv(self) -> bool:
@@ -165,4 +220,6 @@ def _info_from(data: dict[str, Any]) -> TargetInfo:
         prefix=str(data["prefix"]),
         base_prefix=str(data["base_prefix"]),
         markers={str(k): str(v) for k, v in data["markers"].items()},
+        sys_path=tuple(str(p) for p in data.get("path", ())),
+        stdlib=str(data.get("stdlib", "")),
     )

@@ -49,67 +49,6 @@ _META_SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
 # Environment variables that change which directories the target's sys.path holds.
 _PATH_VARIABLES = ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "HOME", "APPDATA")
 
-# Runs inside the target (stdlib only, Python 3.6+): its sys.path as a normal start would have
-# it. `-I` leaves out PYTHONPATH and the user site directory; both are added back here exactly
-# where `site` would put them (the user site only when `site` would enable it), without
-# executing the `import` lines of the user site's .pth files.
-PATH_SCRIPT = r"""
-import json, os, site, sys
-
-def user_site_enabled():
-    if os.environ.get("PYTHONNOUSERSITE"):
-        return False
-    if hasattr(os, "getuid") and (os.getuid() != os.geteuid() or os.getgid() != os.getegid()):
-        return False
-    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
-    for cfg in (os.path.join(exe_dir, "pyvenv.cfg"),
-                os.path.join(os.path.dirname(exe_dir), "pyvenv.cfg")):
-        if os.path.isfile(cfg):
-            system = "true"
-            try:
-                with open(cfg, encoding="utf-8") as f:
-                    for line in f:
-                        key, sep, value = line.partition("=")
-                        if sep and key.strip().lower() == "include-system-site-packages":
-                            system = value.strip().lower()
-            except (OSError, ValueError):
-                pass
-            return system == "true"
-    return True
-
-def pth_dirs(sitedir):
-    found = []
-    try:
-        names = sorted(n for n in os.listdir(sitedir) if n.endswith(".pth"))
-    except OSError:
-        return found
-    for name in names:
-        try:
-            with open(os.path.join(sitedir, name), encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    line = line.rstrip()
-                    if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
-                        continue
-                    found.append(os.path.join(sitedir, line))
-        except OSError:
-            pass
-    return found
-
-path = [p for p in sys.path if p]
-user = None
-if hasattr(site, "getusersitepackages") and user_site_enabled():
-    user = site.getusersitepackages()
-    prefixes = set(site.getsitepackages()) if hasattr(site, "getsitepackages") else set()
-    at = next((i for i, p in enumerate(path) if p in prefixes), len(path))
-    path[at:at] = [user] + pth_dirs(user)
-extra = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-print(json.dumps({
-    "path": extra + path,
-    "stdlib": os.path.dirname(os.__file__),
-    "user_site": user,
-}))
-"""
-
 
 @dataclass(frozen=True)
 class Dist:
@@ -266,7 +205,8 @@ async def _inspect(ctx: CheckContext) -> Environment:
                 raw, stdlib = [], ""
             env = _from_cache(cached, _stat_dirs(raw, stdlib), notes)
         if env is None:
-            info, raw, stdlib = await _ask_both(ctx, str(target.executable))
+            info = await ctx.target_info()  # one child answers version, markers and sys.path
+            raw, stdlib = list(info.sys_path), info.stdlib
             dirs = _stat_dirs(raw, stdlib)
     if env is not None:
         if not running and session.target_info_result is not None:
@@ -330,51 +270,6 @@ def _cache_entry(identity: str, session: Session, notes: list[str]) -> Any:
         notes.append("environment cache: off (the cache directory is inside the project)")
         return None
     return cache.entry_path(CACHE_SECTION, identity, base=base)
-
-
-async def _ask_both(ctx: CheckContext, executable: str) -> tuple[TargetInfo, list[str], str]:
-    """The session's TargetInfo and the target's sys.path, both children at once. The first
-    failure is raised at once (a hung target costs this check's deadline, not the session's
-    own inspection timeout); every outcome is retrieved so asyncio never logs one."""
-    info_f = asyncio.ensure_future(ctx.target_info())
-    path_f = asyncio.ensure_future(_ask_target(ctx, executable))
-    both = (info_f, path_f)
-    for f in both:
-        f.add_done_callback(lambda t: t.cancelled() or t.exception())
-    try:
-        await asyncio.wait(both, return_when=asyncio.FIRST_EXCEPTION)
-        for f in both:
-            if f.done() and not f.cancelled() and f.exception() is not None:
-                raise f.exception()  # type: ignore[misc]
-        raw, stdlib = path_f.result()
-        return info_f.result(), raw, stdlib
-    finally:
-        for f in both:
-            if not f.done():
-                f.cancel()  # the session's own inspection is shielded: it goes on
-
-
-async def _ask_target(ctx: CheckContext, executable: str) -> tuple[list[str], str]:
-    """The target's sys.path from one `python -I` child, within the check's deadline."""
-    from envdoctor.context import run_process
-
-    result = await run_process(
-        [executable, "-I", "-c", PATH_SCRIPT], cwd=ctx.project, timeout=ctx.remaining()
-    )
-    if result.timed_out:
-        raise _OutOfTime(f"{executable} did not report its sys.path before the deadline")
-    if result.returncode != 0:
-        last = result.output.splitlines()[-1] if result.output else "no output"
-        raise TargetError(
-            f"{executable} could not report its sys.path (exit {result.returncode}: {last})"
-        )
-    import json
-
-    try:
-        data = json.loads(result.stdout.strip().splitlines()[-1])
-        return [str(p) for p in data["path"]], str(data["stdlib"])
-    except (ValueError, IndexError, KeyError, TypeError):
-        raise TargetError(f"{executable}: unexpected answer to the sys.path query") from None
 
 
 def _running_path() -> list[str]:
@@ -811,6 +706,8 @@ def _info_from_json(raw: dict[str, Any]) -> TargetInfo:
         prefix=str(raw["prefix"]),
         base_prefix=str(raw["base_prefix"]),
         markers={str(k): str(v) for k, v in raw["markers"].items()},
+        sys_path=tuple(str(p) for p in raw.get("sys_path", ())),
+        stdlib=str(raw.get("stdlib", "")),
     )
 
 

@@ -16,7 +16,11 @@ Deliberate differences (each is what a readiness check needs, not an accident):
   the current directory, which is the project when people run `pip install -r` from its root.
 - The name of a local directory (editable or not) is read from its pyproject.toml
   `[project].name`, else setup.cfg `[metadata] name`; pip would build its metadata instead.
-  When neither says, the entry is `unverified`, never guessed.
+  When neither says, the entry is `unverified`, never guessed. An editable path that is not a
+  directory in the project is `unverified` too (pip refuses it: "not a valid editable").
+- What pip's resolver refuses in a constraints file (extras, editables, unnamed URLs/paths)
+  is an error here already, at the constraint's own line.
+- An include cycle is named as a chain (`a.txt -> b.txt -> a.txt`), symlinks resolved.
 - `-r https://...` is not fetched (a check must not depend on the network): it yields an
   `unverified` entry.
 - Encodings: a BOM or a PEP 263 coding line as pip does; otherwise UTF-8 (pip uses the
@@ -24,8 +28,8 @@ Deliberate differences (each is what a readiness check needs, not an accident):
 - `${VAR}` (upper-case letters, digits, `_`) is expanded from os.environ exactly as pip does
   (only when set and non-empty, otherwise left as written) so the line parses as pip parses
   it; but `text`, `url` and every message show `${VAR}`, never the value.
-- URL credentials are masked in `text`, `url` and messages (`user:***@`, and a bare token in
-  the user part `***@`).
+- URL credentials are masked in `text`, `url` and messages (`user:***@`, secret query
+  parameters, and a bare token in the user part `***@`).
 
 Cheap by design: a file of simple pins (what pip-compile writes, hashes and all) is parsed
 with regular expressions alone; `packaging` is imported only for a line the fast path cannot
