@@ -36,7 +36,7 @@ Python
 Packages
   [✗] packages        2 of 41 requirements not met
         hvac            not installed (expected >=1.0; requirements.txt:12)
-        pydantic        2.7.1 installed (expected <2; found 2.7.1; requirements.txt:4)
+        pydantic        2.7.1 installed (expected <2; requirements.txt:4)
         ./local         editable install whose name is unknown
         fix: .venv/bin/python -m pip install 'hvac>=1.0' 'pydantic<2'
 Services

@@ -164,12 +164,15 @@ def _check_lines(result: Result, style: _Style, width: int, options: RenderOptio
 
 
 def _finding_line(finding: Finding, width: int, style: _Style) -> str:
+    # Only what the message does not already say: "2.7.1 installed, requirements.txt:4 wants <2"
+    # needs no "(expected <2; found 2.7.1; requirements.txt:4)" after it.
+    message = finding.message
     details = []
-    if finding.expected:
+    if finding.expected and finding.expected not in message:
         details.append(f"expected {finding.expected}")
-    if finding.found:
+    if finding.found and finding.found not in message:
         details.append(f"found {finding.found}")
-    if finding.source:
+    if finding.source and finding.source not in message:
         details.append(finding.source)
     text = finding.message + (f" ({'; '.join(details)})" if details else "")
     subject = style.paint(finding.subject.ljust(width), style.color(finding.status))
