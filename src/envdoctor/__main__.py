@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envdoctor.cli import main
+from envdoctor.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -28,6 +28,11 @@ MAX_OUTPUT = 64 * 1024
 INSPECT_TIMEOUT = 10.0
 
 
+class TargetTimeout(TargetError, asyncio.TimeoutError):
+    """The target did not answer in time: a timeout to the runner (the check `fail`s "timed out
+    after …"), a TargetError to code that asks the target directly."""
+
+
 @dataclass
 class ProcessResult:
     argv: list[str]
@@ -132,7 +137,7 @@ class CheckContext:
         try:
             return await asyncio.wait_for(self.session.target_info(), max(self.remaining(), 0.001))
         except asyncio.TimeoutError:
-            raise TargetError(
+            raise TargetTimeout(
                 f"{self.session.target.executable} did not answer before the check's deadline"
             ) from None
 
