@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 from envdoctor.model import Finding, Report, Result, Severity, Status
+from envdoctor.reporters import finding_details
 
 if TYPE_CHECKING:
     from envdoctor.reporters import RenderOptions
@@ -164,16 +165,7 @@ def _check_lines(result: Result, style: _Style, width: int, options: RenderOptio
 
 
 def _finding_line(finding: Finding, width: int, style: _Style) -> str:
-    # Only what the message does not already say: "2.7.1 installed, requirements.txt:4 wants <2"
-    # needs no "(expected <2; found 2.7.1; requirements.txt:4)" after it.
-    message = finding.message
-    details = []
-    if finding.expected and finding.expected not in message:
-        details.append(f"expected {finding.expected}")
-    if finding.found and finding.found not in message:
-        details.append(f"found {finding.found}")
-    if finding.source and finding.source not in message:
-        details.append(finding.source)
+    details = finding_details(finding)
     text = finding.message + (f" ({'; '.join(details)})" if details else "")
     subject = style.paint(finding.subject.ljust(width), style.color(finding.status))
     return f"{subject} {text}"

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from envdoctor.model import Finding, Report, Result, Severity, Status
+from envdoctor.reporters import finding_details
 
 if TYPE_CHECKING:
     from envdoctor.reporters import RenderOptions
@@ -170,13 +171,7 @@ def _findings(result: Result, options: RenderOptions) -> list[Finding]:
 
 
 def _finding(finding: Finding) -> str:
-    details = []
-    if finding.expected:
-        details.append(f"expected {finding.expected}")
-    if finding.found:
-        details.append(f"found {finding.found}")
-    if finding.source:
-        details.append(finding.source)
+    details = finding_details(finding)
     text = f"[{finding.status.value}] {finding.subject}: {finding.message}"
     if details:
         text += f" ({'; '.join(details)})"

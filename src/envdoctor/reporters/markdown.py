@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from envdoctor.model import Finding, Report, Result, Severity, Status
+from envdoctor.reporters import finding_details
 from envdoctor.reporters.console import _home
 
 if TYPE_CHECKING:
@@ -138,13 +139,7 @@ def _row(result: Result, options: RenderOptions) -> str:
 
 
 def _finding(finding: Finding) -> str:
-    details = []
-    if finding.expected:
-        details.append(f"expected {finding.expected}")
-    if finding.found:
-        details.append(f"found {finding.found}")
-    if finding.source:
-        details.append(finding.source)
+    details = finding_details(finding)
     text = f"**{cell(finding.subject)}** {cell(finding.message)}"
     if details:
         text += f" ({cell('; '.join(details))})"
