@@ -111,11 +111,21 @@ def test_virtual_env(project_dir: Path, tmp_path: Path) -> None:
     assert target.reason == "$VIRTUAL_ENV"
 
 
-def test_virtual_env_without_interpreter_falls_through(project_dir: Path, tmp_path: Path) -> None:
-    python = fake_venv(project_dir / ".venv")
-    target = resolve_target(project_dir, None, {"VIRTUAL_ENV": str(tmp_path / "gone")})
-    assert target.executable == python.absolute()
-    assert target.reason == ".venv"
+def test_a_stale_virtual_env_is_an_error_not_another_interpreter(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    fake_venv(project_dir / ".venv")
+    with pytest.raises(
+        TargetError, match=r"\$VIRTUAL_ENV is .*gone, but that directory does not exist"
+    ):
+        resolve_target(project_dir, None, {"VIRTUAL_ENV": str(tmp_path / "gone")})
+
+
+def test_a_broken_dot_venv_is_an_error(project_dir: Path) -> None:
+    (project_dir / ".venv" / "bin").mkdir(parents=True)
+    (project_dir / ".venv" / "bin" / "python").symlink_to("/nonexistent/python3.9")
+    with pytest.raises(TargetError, match=r"broken link to /nonexistent/python3\.9"):
+        resolve_target(project_dir, None, {})
 
 
 def test_dot_venv(project_dir: Path) -> None:

@@ -87,11 +87,14 @@ class Session:
                     f"{self.target.executable} did not answer within {INSPECT_TIMEOUT:.0f} s"
                 )
             if result.returncode != 0:
+                last = result.output.splitlines()[-1] if result.output else "no output"
+                if len(last) > 160 or "sys.implementation" in last:  # it echoed our script back
+                    last = "not Python's answer"
                 raise TargetError(
                     f"{self.target.executable} is not a working Python interpreter "
-                    f"(exit {result.returncode}: {result.output.splitlines()[-1] if result.output else 'no output'})"
+                    f"(exit {result.returncode}: {last})"
                 )
-            info = parse_info(result.stdout)
+            info = parse_info(result.stdout, self.target.executable)
         self.target_info_result = info
         return info
 

@@ -185,10 +185,32 @@ def resolve_target(
         candidate = Path(venv) / _BIN / _EXE
         if candidate.is_file():
             return Target(candidate, "$VIRTUAL_ENV")
+        # A stale activation must not quietly turn into "check envdoctor's own interpreter".
+        raise TargetError(
+            f"$VIRTUAL_ENV is {venv}, but {_broken(candidate)}: deactivate it, or recreate it "
+            f"(python3 -m venv --clear {venv})"
+        )
     candidate = project / ".venv" / _BIN / _EXE
     if candidate.is_file():
         return Target(candidate.absolute(), ".venv")
+    if (project / ".venv" / "pyvenv.cfg").exists() or candidate.is_symlink():
+        raise TargetError(
+            f"the project's .venv is broken: {_broken(candidate)}; recreate it "
+            "(python3 -m venv --clear .venv) or name an interpreter with --python"
+        )
     return Target(Path(sys.executable), "running interpreter")
+
+
+def _broken(candidate: Path) -> str:
+    """Why a venv's interpreter path does not work, in the user's terms."""
+    if candidate.is_symlink():
+        try:
+            return f"{candidate} is a broken link to {os.readlink(candidate)}"
+        except OSError:
+            return f"{candidate} is a broken link"
+    if not candidate.parent.parent.exists():
+        return "that directory does not exist"
+    return f"there is no interpreter at {candidate}"
 
 
 def running_info() -> TargetInfo:
@@ -203,12 +225,15 @@ def running_info() -> TargetInfo:
     return _info_from(json.loads(buffer.getvalue()))
 
 
-def parse_info(output: str) -> TargetInfo:
+def parse_info(output: str, executable: object = "the target") -> TargetInfo:
     """Reads the child's JSON; raises TargetError when the output is not ours."""
     try:
         return _info_from(json.loads(output.strip().splitlines()[-1]))
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise TargetError(f"not a Python interpreter (unexpected output: {exc})") from None
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError):
+        said = output.strip().splitlines()[0][:80] if output.strip() else "nothing"
+        raise TargetError(
+            f"{executable} is not a Python interpreter (asked for its version, it printed {said!r})"
+        ) from None
 
 
 def _info_from(data: dict[str, Any]) -> TargetInfo:

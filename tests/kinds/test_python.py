@@ -313,12 +313,15 @@ def test_python_flag_wins_over_virtual_env_and_project_venv(
     assert result.json()["python"] == {"executable": str(PY312), "version": "3.12.1"}
 
 
-def test_virtual_env_without_an_interpreter_falls_through(project: Project, tmp_path: Path) -> None:
+def test_virtual_env_without_an_interpreter_is_a_clear_error(
+    project: Project, tmp_path: Path
+) -> None:
     (tmp_path / "not-a-venv").mkdir()
-    venv_python = make_venv(PY310, project.root / ".venv")
+    make_venv(PY310, project.root / ".venv")
     py_check(project)
-    result = run_json(project, env={"VIRTUAL_ENV": str(tmp_path / "not-a-venv")})
-    assert result.json()["python"]["executable"] == str(venv_python)
+    result = project.run("check", env={"VIRTUAL_ENV": str(tmp_path / "not-a-venv")})
+    assert result.code == 1 and result.stdout == ""
+    assert "there is no interpreter at" in result.stderr and "deactivate it" in result.stderr
 
 
 def test_missing_python_flag_target_is_one_line(project: Project, tmp_path: Path) -> None:
