@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,3 +173,95 @@ def venv_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
         return cache[name]
 
     return make
+
+
+# -- pip-less targets with modules the test writes ----------------------------------------
+
+PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
+
+
+@dataclass
+class ModTarget:
+    """A real venv of pyenv's 3.12 (no pip: ~0.1 s) whose `.pth` file puts `mods` on the path:
+    the child runs with `-I`, which ignores PYTHONPATH, so a `.pth` file is how a module the
+    test writes gets onto the target's path."""
+
+    python: Path
+    site: Path
+    mods: Path
+
+    def module(self, name: str, code: str = "") -> None:
+        path = self.mods / (name.replace(".", "/") + ".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(code).lstrip("\n"), encoding="utf-8")
+
+    def dist(
+        self,
+        name: str,
+        version: str,
+        top_level: list[str],
+        requires: list[str],
+        *,
+        record: bool = False,
+    ) -> None:
+        """An installed distribution's metadata, as pip writes it (`record`: an empty RECORD)."""
+        info = self.site / f"{name}-{version}.dist-info"
+        info.mkdir()
+        lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+        lines += [f"Requires-Dist: {r}" for r in requires]
+        (info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (info / "top_level.txt").write_text("\n".join(top_level) + "\n", encoding="utf-8")
+        if record:
+            (info / "RECORD").write_text("", encoding="utf-8")
+
+
+def build_mod_target(tmp_path: Path) -> ModTarget:
+    """A fresh ModTarget under `tmp_path` (venv/ and mods/)."""
+    if not PY312.is_file():
+        pytest.fail(f"{PY312} is missing: these tests need pyenv's 3.12.1")
+    root = tmp_path / "venv"
+    subprocess.run([str(PY312), "-m", "venv", "--without-pip", str(root)], check=True, timeout=60)
+    site = next(root.glob("lib/python3.*/site-packages"))
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (site / "testmods.pth").write_text(f"{mods}\n", encoding="utf-8")
+    return ModTarget(root / "bin" / "python", site, mods)
+
+
+# -- real sockets -------------------------------------------------------------------------
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on: bound, then released."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def full_backlog(host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """listen(0) with the accept queue filled by never-accepted connections: the kernel drops
+    new SYNs, so a connect hangs."""
+    server = socket.socket()
+    fillers: list[socket.socket] = []
+    try:
+        server.bind((host, port))
+        server.listen(0)
+        port = int(server.getsockname()[1])
+        for _ in range(20):
+            probe = socket.socket()
+            probe.settimeout(0.1)
+            try:
+                probe.connect((host, port))
+            except TimeoutError:
+                probe.close()
+                break
+            fillers.append(probe)  # it got in: it now fills the queue too
+        else:
+            pytest.fail("could not fill the listen backlog")
+        yield port
+    finally:
+        for sock in fillers:
+            sock.close()
+        server.close()

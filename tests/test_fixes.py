@@ -67,16 +67,17 @@ def test_is_command() -> None:
     assert not _is_command("")
 
 
+README_WITH_FIX = """
+[[check]]
+id = "readme"
+kind = "file"
+path = "README.md"
+fix = "touch README.md"
+"""
+
+
 def test_fix_command_end_to_end(project: Project, tmp_path: Path) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "readme"
-        kind = "file"
-        path = "README.md"
-        fix = "touch README.md"
-        """
-    )
+    project.checks(README_WITH_FIX)
     result_ = project.run("fix")
     assert result_.code == 0, result_.stderr
     assert "# readme: fail: README.md not found in the project directory" in result_.stdout
@@ -85,15 +86,7 @@ def test_fix_command_end_to_end(project: Project, tmp_path: Path) -> None:
 
 
 def test_fix_apply_without_safe_steps_runs_nothing(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "readme"
-        kind = "file"
-        path = "README.md"
-        fix = "touch README.md"
-        """
-    )
+    project.checks(README_WITH_FIX)
     result_ = project.run("fix", "--apply", "--yes")
     assert result_.code == 1
     assert "nothing that --apply may run" in result_.stderr

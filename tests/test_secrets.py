@@ -71,3 +71,18 @@ def test_dotenv_secret_values_are_masked(project: Project) -> None:
     )
     result = project.run("check", "-v")
     assert "canary-dotenv-secret" not in result.stdout + result.stderr
+
+
+def test_secret_values_of_the_projects_dotenv_are_masked_without_settings(project: Project) -> None:
+    project.write(".env", "STRIPE_SECRET=sk_live_canary42\n")
+    project.checks(
+        """
+        [[check]]
+        id = "c"
+        kind = "command"
+        run = ["sh", "-c", "echo key sk_live_canary42; exit 1"]
+        """
+    )
+    for args in (("check", "-v"), ("check", "-f", "json", "-v"), ("explain", "c")):
+        result = project.run(*args)
+        assert "sk_live_canary42" not in result.stdout + result.stderr, args

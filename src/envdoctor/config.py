@@ -7,6 +7,7 @@ each with `file:line`). An unset `${VAR}` is not a configuration error: it makes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -45,8 +46,15 @@ class Config:
     secrets: set[str] = field(repr=False, default_factory=set)
 
     def redactor(self) -> Redactor:
-        """Masks URL passwords, secrets the checks read, and every secret-named variable."""
-        return Redactor(self.secrets | secret_values(self.variables))
+        """Masks URL passwords, secrets the checks read, and every secret-named variable: of
+        the environment, of the settings' dotenv, and of the project's `.env` (the env kind
+        reads it by default, and commands may print what it holds)."""
+        secrets = self.secrets | secret_values(self.variables)
+        dotenv = self.project / ".env"
+        if not self.settings.dotenv and dotenv.is_file():
+            with contextlib.suppress(ProjectFileError):
+                secrets |= secret_values(read_dotenv(dotenv).values)
+        return Redactor(secrets)
 
 
 @dataclass

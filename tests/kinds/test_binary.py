@@ -10,7 +10,6 @@ import json
 import os
 import platform
 import shutil
-import stat
 import sys
 import time
 from pathlib import Path
@@ -21,22 +20,7 @@ from tests.conftest import Project
 
 from envdoctor.kinds._version import extract_version
 
-
-def check(project: Project, *args: str) -> tuple[int, dict[str, Any]]:
-    result = project.run("check", "--format", "json", *args)
-    assert result.stdout, result.stderr
-    return result.code, result.json()
-
-
-def only(report: dict[str, Any]) -> dict[str, Any]:
-    assert len(report["checks"]) == 1
-    return report["checks"][0]
-
-
-def script(project: Project, relative: str, body: str) -> Path:
-    path = project.write(relative, "#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
+from ._helpers import check, only, script
 
 
 def toml(value: str) -> str:

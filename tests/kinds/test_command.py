@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import stat
 import sys
 import time
 from pathlib import Path
@@ -17,24 +16,9 @@ from typing import Any
 import psutil
 from tests.conftest import Project
 
+from ._helpers import check, only, script
+
 PY = json.dumps(sys.executable)  # a TOML basic string (JSON escapes are valid TOML)
-
-
-def check(project: Project, *args: str) -> tuple[int, dict[str, Any]]:
-    result = project.run("check", "--format", "json", *args)
-    assert result.stdout, result.stderr
-    return result.code, result.json()
-
-
-def only(report: dict[str, Any]) -> dict[str, Any]:
-    assert len(report["checks"]) == 1
-    return report["checks"][0]
-
-
-def script(project: Project, relative: str, body: str) -> Path:
-    path = project.write(relative, "#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
 
 
 def python_check(code: str, extra: str = "", check_id: str = "cmd") -> str:

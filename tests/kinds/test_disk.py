@@ -9,13 +9,11 @@ from typing import Any
 import psutil
 import pytest
 
+from ._helpers import one_check
+
 
 def one(project: Any, body: str) -> tuple[int, dict[str, Any]]:
-    project.checks(f'[[check]]\nid = "room"\nkind = "disk"\n{body}\n')
-    result = project.run("check", "--format", "json")
-    assert result.code in (0, 1), result.stderr
-    (check,) = result.json()["checks"]
-    return result.code, check
+    return one_check(project, "room", "disk", body)
 
 
 def mount_of(path: Path) -> str:

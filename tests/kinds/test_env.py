@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.conftest import CliResult, Project, corpus_files, run_cli
 
 from envdoctor.dotenv import read_dotenv
@@ -15,6 +17,11 @@ from envdoctor.dotenv import read_dotenv
 CANARY = "canary-Vx8q-s3cr3t"
 CANARY_EXAMPLE = "canary-example-9Tz"
 CANARY_DOTENV = "canary-dotenv-4Kp"
+
+
+def env_check(project: Project, options: str) -> None:
+    """Write one check `env` of kind `env` with these option lines, the first at line 4."""
+    project.checks('[[check]]\nid = "env"\nkind = "env"\n' + textwrap.dedent(options).lstrip("\n"))
 
 
 def check_of(result: CliResult, check_id: str = "env") -> dict[str, Any]:
@@ -36,32 +43,40 @@ def unset_env(*names: str) -> dict[str, str]:
 # -- validation ---------------------------------------------------------------------------
 
 
-def test_needs_one_of_required_example_match(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        dotenv = ".env"
-        """
-    )
+@pytest.mark.parametrize(
+    ("options", "fragments"),
+    [
+        (
+            'dotenv = ".env"',
+            ["checks/envdoctor.toml:1:", "at least one of 'required', 'example', 'match'"],
+        ),
+        ('required = ["HOME", ""]', ["checks/envdoctor.toml:4:", "option 'required'"]),
+        (
+            'requird = ["HOME"]',
+            ["unknown option 'requird' for kind env (did you mean 'required'?)"],
+        ),
+    ],
+    ids=["needs-one-of-required-example-match", "empty-required-name", "unknown-option"],
+)
+def test_bad_options_are_config_errors(
+    project: Project, options: str, fragments: list[str]
+) -> None:
+    env_check(project, options)
     result = project.run("check")
     assert result.code == 2
-    assert "checks/envdoctor.toml:1:" in result.stderr
-    assert "at least one of 'required', 'example', 'match'" in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
 
 
 def test_bad_regex_is_a_config_error_naming_the_option(project: Project) -> None:
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         required = ["HOME"]
         match = { PORT = "[0-9" }
-        """
+        """,
     )
     result = project.run("check")
     assert result.code == 2
@@ -72,44 +87,8 @@ def test_bad_regex_is_a_config_error_naming_the_option(project: Project) -> None
     assert "not a valid regular expression" in line
 
 
-def test_empty_required_name_is_a_config_error(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = ["HOME", ""]
-        """
-    )
-    result = project.run("check")
-    assert result.code == 2
-    assert "checks/envdoctor.toml:4:" in result.stderr
-    assert "option 'required'" in result.stderr
-
-
-def test_unknown_option_suggests_the_right_one(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        requird = ["HOME"]
-        """
-    )
-    result = project.run("check")
-    assert result.code == 2
-    assert "unknown option 'requird' for kind env (did you mean 'required'?)" in result.stderr
-
-
 def test_listed_with_its_source(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = ["HOME"]
-        """
-    )
+    env_check(project, 'required = ["HOME"]')
     listed = project.run("list")
     assert listed.code == 0
     row = next(line for line in listed.stdout.splitlines() if line.startswith("env "))
@@ -120,14 +99,7 @@ def test_listed_with_its_source(project: Project) -> None:
 
 
 def test_required_all_set_passes(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = ["ED_ONE", "ED_TWO"]
-        """
-    )
+    env_check(project, 'required = ["ED_ONE", "ED_TWO"]')
     result = project.run("check", "--format", "json", "-v", env={"ED_ONE": "1", "ED_TWO": "2"})
     assert result.code == 0, result.stdout + result.stderr
     check = check_of(result)
@@ -141,14 +113,7 @@ def test_required_all_set_passes(project: Project) -> None:
 
 
 def test_required_missing_and_empty_fail_with_names_and_sources(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = ["ED_SET", "ED_EMPTY", "ED_UNSET"]
-        """
-    )
+    env_check(project, 'required = ["ED_SET", "ED_EMPTY", "ED_UNSET"]')
     result = project.run(
         "check", "--format", "json", env={"ED_SET": "x", "ED_EMPTY": "", **unset_env("ED_UNSET")}
     )
@@ -166,14 +131,7 @@ def test_required_missing_and_empty_fail_with_names_and_sources(project: Project
 
 
 def test_console_layout_of_a_failure(project: Project) -> None:
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = ["ED_UNSET_A"]
-        """
-    )
+    env_check(project, 'required = ["ED_UNSET_A"]')
     result = project.run("check", env=unset_env("ED_UNSET_A"))
     assert result.code == 1
     assert "Environment" in result.stdout
@@ -184,14 +142,7 @@ def test_console_layout_of_a_failure(project: Project) -> None:
 
 def test_many_missing_names_are_abbreviated_in_the_message(project: Project) -> None:
     names = [f"ED_MANY_{i}" for i in range(8)]
-    project.checks(
-        f"""
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = {json.dumps(names)}
-        """
-    )
+    env_check(project, f"required = {json.dumps(names)}")
     result = project.run("check", "--format", "json", env=unset_env(*names))
     check = check_of(result)
     assert check["message"].startswith("8 of 8 variables missing: ED_MANY_0")
@@ -203,13 +154,11 @@ def test_many_missing_names_are_abbreviated_in_the_message(project: Project) -> 
 
 
 def test_match_passes_and_fails_without_showing_the_value(project: Project) -> None:
-    project.checks(
+    env_check(
+        project,
         r"""
-        [[check]]
-        id = "env"
-        kind = "env"
         match = { ED_PORT = '\d+', ED_MODE = "dev|prod", ED_GONE = ".*" }
-        """
+        """,
     )
     result = project.run(
         "check",
@@ -233,27 +182,13 @@ def test_match_passes_and_fails_without_showing_the_value(project: Project) -> N
 
 
 def test_match_is_a_full_match(project: Project) -> None:
-    project.checks(
-        r"""
-        [[check]]
-        id = "env"
-        kind = "env"
-        match = { ED_PORT = '\d+' }
-        """
-    )
+    env_check(project, r"match = { ED_PORT = '\d+' }")
     assert project.run("check", env={"ED_PORT": "5432x"}).code == 1
     assert project.run("check", env={"ED_PORT": "5432"}).code == 0
 
 
 def test_regex_with_anchors_and_dollar_is_not_interpolated(project: Project) -> None:
-    project.checks(
-        r"""
-        [[check]]
-        id = "env"
-        kind = "env"
-        match = { ED_URL = '^postgres(ql)?://.+$' }
-        """
-    )
+    env_check(project, r"match = { ED_URL = '^postgres(ql)?://.+$' }")
     result = project.run("check", env={"ED_URL": "postgresql://db/app"})
     assert result.code == 0, result.stdout + result.stderr
 
@@ -272,14 +207,7 @@ def test_example_keys_are_required_with_their_line(project: Project) -> None:
         ED_EX_C="quoted"
         """,
     )
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        example = ".env.example"
-        """
-    )
+    env_check(project, 'example = ".env.example"')
     env = {"ED_EX_A": CANARY, **unset_env("ED_EX_B", "ED_EX_C")}
     result = project.run("check", "--format", "json", "-v", env=env)
     assert result.code == 1
@@ -300,14 +228,12 @@ def test_example_keys_are_required_with_their_line(project: Project) -> None:
 def test_example_fix_when_dotenv_exists_names_the_variables(project: Project) -> None:
     project.write(".env.example", "ED_EX_D=1\nED_EX_E=2\n")
     project.write(".env", "OTHER=1\n")
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         example = ".env.example"
         dotenv = ".env"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", env=unset_env("ED_EX_D", "ED_EX_E"))
     check = check_of(result)
@@ -316,14 +242,12 @@ def test_example_fix_when_dotenv_exists_names_the_variables(project: Project) ->
 
 def test_example_fix_uses_the_checks_own_dotenv_name(project: Project) -> None:
     project.write("config/app.env.example", "ED_EX_F=value\n")
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         example = "config/app.env.example"
         dotenv = "config/app.env"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", env=unset_env("ED_EX_F"))
     check = check_of(result)
@@ -334,14 +258,7 @@ def test_fix_from_another_directory_changes_into_the_project(
     project: Project, tmp_path: Path
 ) -> None:
     project.write(".env.example", "ED_EX_G=value\n")
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        example = ".env.example"
-        """
-    )
+    env_check(project, 'example = ".env.example"')
     result = run_cli(
         "check",
         "--project",
@@ -357,14 +274,12 @@ def test_fix_from_another_directory_changes_into_the_project(
 
 def test_example_and_required_together_count_each_name_once(project: Project) -> None:
     project.write(".env.example", "ED_BOTH=1\nED_EX_ONLY=2\n")
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         required = ["ED_BOTH"]
         example = ".env.example"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", env=unset_env("ED_BOTH", "ED_EX_ONLY"))
     check = check_of(result)
@@ -375,18 +290,16 @@ def test_example_and_required_together_count_each_name_once(project: Project) ->
 
 
 def test_missing_example_file_is_an_error_with_the_path(project: Project) -> None:
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         example = "nowhere/.env.example"
 
         [[check]]
         id = "other"
         kind = "env"
         required = ["HOME"]
-        """
+        """,
     )
     result = project.run("check", "--format", "json")
     assert result.code == 1
@@ -398,14 +311,7 @@ def test_missing_example_file_is_an_error_with_the_path(project: Project) -> Non
 
 def test_example_that_is_a_directory_is_an_error(project: Project) -> None:
     (project.root / ".env.example").mkdir()
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        example = ".env.example"
-        """
-    )
+    env_check(project, 'example = ".env.example"')
     check = check_of(project.run("check", "--format", "json"))
     assert check["status"] == "error"
     assert ".env.example" in check["message"] and "directory" in check["message"]
@@ -420,14 +326,7 @@ def test_malformed_example_lines_are_errors_with_file_and_line(project: Project)
         ED_BAD="unterminated {CANARY_EXAMPLE}
         """,
     )
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        example = ".env.example"
-        """
-    )
+    env_check(project, 'example = ".env.example"')
     result = project.run("check", "--format", "json", env={"ED_OK_1": "1"})
     assert result.code == 1
     assert CANARY_EXAMPLE not in result.stdout + result.stderr
@@ -443,14 +342,7 @@ def test_malformed_example_lines_are_errors_with_file_and_line(project: Project)
 
 def test_binary_example_file_is_an_error_not_a_crash(project: Project) -> None:
     (project.root / ".env.example").write_bytes(b"A=1\n\x00\xff\xfe\n")
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        example = ".env.example"
-        """
-    )
+    env_check(project, 'example = ".env.example"')
     check = check_of(project.run("check", "--format", "json"))
     assert check["status"] == "error"
     assert check["message"] == ".env.example: binary file, not a dotenv file"
@@ -458,11 +350,9 @@ def test_binary_example_file_is_an_error_not_a_crash(project: Project) -> None:
 
 def test_example_that_never_ends_costs_the_check_its_timeout(project: Project) -> None:
     os.mkfifo(project.root / ".env.example")  # open() blocks until a writer comes: never
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         example = ".env.example"
         timeout = "300ms"
 
@@ -470,7 +360,7 @@ def test_example_that_never_ends_costs_the_check_its_timeout(project: Project) -
         id = "other"
         kind = "env"
         required = ["HOME"]
-        """
+        """,
     )
     result = project.run("check", "--format", "json", timeout=30)
     assert result.code == 1
@@ -485,14 +375,12 @@ def test_example_that_never_ends_costs_the_check_its_timeout(project: Project) -
 
 def test_dotenv_values_count_as_set(project: Project) -> None:
     project.write(".env", f"ED_DOT_A={CANARY_DOTENV}\nED_DOT_B=${{ED_DOT_A}}-suffix\n")
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         required = ["ED_DOT_A", "ED_DOT_B"]
         dotenv = ".env"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", "-v", env=unset_env("ED_DOT_A", "ED_DOT_B"))
     assert result.code == 0, result.stdout
@@ -504,14 +392,12 @@ def test_dotenv_values_count_as_set(project: Project) -> None:
 
 def test_real_environment_wins_over_the_dotenv_file(project: Project) -> None:
     project.write(".env", "ED_PORT_W=not-a-number\nED_PORT_L=5432\n")
-    project.checks(
+    env_check(
+        project,
         r"""
-        [[check]]
-        id = "env"
-        kind = "env"
         dotenv = ".env"
         match = { ED_PORT_W = '\d+', ED_PORT_L = '\d+' }
-        """
+        """,
     )
     result = project.run(
         "check", "--format", "json", "-v", env={"ED_PORT_W": "6543", "ED_PORT_L": "nope"}
@@ -526,14 +412,12 @@ def test_real_environment_wins_over_the_dotenv_file(project: Project) -> None:
 
 def test_empty_environment_value_is_not_replaced_by_the_dotenv(project: Project) -> None:
     project.write(".env", "ED_EMPTY_ENV=from-file\n")
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         required = ["ED_EMPTY_ENV"]
         dotenv = ".env"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", env={"ED_EMPTY_ENV": ""})
     found = findings_by_subject(check_of(result))
@@ -541,14 +425,12 @@ def test_empty_environment_value_is_not_replaced_by_the_dotenv(project: Project)
 
 
 def test_missing_dotenv_file_is_fine_and_said_in_evidence(project: Project) -> None:
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         required = ["HOME"]
         dotenv = ".env.local"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", "-v")
     assert result.code == 0
@@ -559,14 +441,12 @@ def test_missing_dotenv_file_is_fine_and_said_in_evidence(project: Project) -> N
 
 def test_malformed_dotenv_lines_are_errors(project: Project) -> None:
     project.write(".env", "ED_DOT_OK=1\n=nokey\n")
-    project.checks(
+    env_check(
+        project,
         """
-        [[check]]
-        id = "env"
-        kind = "env"
         required = ["ED_DOT_OK"]
         dotenv = ".env"
-        """
+        """,
     )
     result = project.run("check", "--format", "json", env=unset_env("ED_DOT_OK"))
     check = check_of(result)
@@ -586,14 +466,7 @@ def test_settings_dotenv_counts_too(project: Project) -> None:
         """,
     )
     project.write("settings.env", f"ED_SETTINGS={CANARY_DOTENV}\n")
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        required = ["ED_SETTINGS"]
-        """
-    )
+    env_check(project, 'required = ["ED_SETTINGS"]')
     result = project.run("check", "--format", "json", "-v", env=unset_env("ED_SETTINGS"))
     assert result.code == 0, result.stdout
     check = check_of(result)
@@ -603,14 +476,7 @@ def test_settings_dotenv_counts_too(project: Project) -> None:
 
 def test_example_path_through_interpolation(project: Project) -> None:
     project.write("envs/ci.example", "ED_INTERP=1\n")
-    project.checks(
-        """
-        [[check]]
-        id = "env"
-        kind = "env"
-        example = "envs/${ED_STAGE:-ci}.example"
-        """
-    )
+    env_check(project, 'example = "envs/${ED_STAGE:-ci}.example"')
     result = project.run("check", "--format", "json", env={"ED_INTERP": "1"})
     assert result.code == 0, result.stdout
     assert check_of(result)["message"] == "1 variable set"
@@ -625,16 +491,14 @@ def _secret_project(project: Project) -> dict[str, str]:
         f"ED_SECRET_TOKEN={CANARY_EXAMPLE}\nED_DB_PASSWORD={CANARY_EXAMPLE}\nED_ABSENT=\n",
     )
     project.write(".env", f"ED_DB_PASSWORD={CANARY_DOTENV}\nED_API_KEY={CANARY_DOTENV}x\n")
-    project.checks(
+    env_check(
+        project,
         r"""
-        [[check]]
-        id = "env"
-        kind = "env"
         example = ".env.example"
         dotenv = ".env"
         required = ["ED_API_KEY"]
         match = { ED_SECRET_TOKEN = '[0-9]+', ED_API_KEY = 'sk-.*', ED_DB_PASSWORD = '.{3,}' }
-        """
+        """,
     )
     return {"ED_SECRET_TOKEN": CANARY, **unset_env("ED_ABSENT", "ED_API_KEY", "ED_DB_PASSWORD")}
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
-import subprocess
 import sys
-import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import CliResult, Project, Venv
+from tests.conftest import CliResult, ModTarget, Project, Venv, build_mod_target
 
 from envdoctor.context import CheckContext, Session
 from envdoctor.errors import Source
@@ -28,41 +26,12 @@ from envdoctor.kinds import get_kind
 from envdoctor.model import CheckSpec, Outcome, Status
 from envdoctor.target import Target
 
-PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 KIND = get_kind("imports")
-
-
-@dataclass
-class ModTarget:
-    python: Path
-    site: Path
-    mods: Path
-
-    def module(self, name: str, code: str = "") -> None:
-        path = self.mods / (name.replace(".", "/") + ".py")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(code).lstrip("\n"), encoding="utf-8")
-
-    def dist(self, name: str, version: str, top_level: list[str], requires: list[str]) -> None:
-        info = self.site / f"{name}-{version}.dist-info"
-        info.mkdir()
-        lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-        lines += [f"Requires-Dist: {r}" for r in requires]
-        (info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (info / "top_level.txt").write_text("\n".join(top_level) + "\n", encoding="utf-8")
 
 
 @pytest.fixture
 def target(tmp_path: Path) -> ModTarget:
-    if not PY312.is_file():
-        pytest.fail(f"{PY312} is missing: these tests need pyenv's 3.12.1")
-    root = tmp_path / "venv"
-    subprocess.run([str(PY312), "-m", "venv", "--without-pip", str(root)], check=True, timeout=60)
-    site = next(root.glob("lib/python3.*/site-packages"))
-    mods = tmp_path / "mods"
-    mods.mkdir()
-    (site / "testmods.pth").write_text(f"{mods}\n", encoding="utf-8")
-    return ModTarget(root / "bin" / "python", site, mods)
+    return build_mod_target(tmp_path)
 
 
 @pytest.fixture
@@ -201,14 +170,13 @@ def test_find_mode_against_a_real_venv_that_is_not_envdoctors(
     assert f["arrow.parser"]["status"] == "pass"
     assert f["json"]["status"] == "pass"
     # typer is where envdoctor runs, not in the target
-    assert f["typer"]["message"] == "not found"
+    assert f["typer"]["message"] == "not found: no installed or known distribution provides it"
+    assert f["typer"]["fix"] is None
     assert f["yaml"]["message"] == "not found (provided by PyYAML)"
     assert f["cv2"]["message"] == "not found (provided by opencv-python)"
     python = shlex.quote(str(arrow.python))
-    # named by the table: one command; a bare guess (typer) comes separately
-    assert check["fix"] == (
-        f"{python} -m pip install PyYAML opencv-python && {python} -m pip install typer"
-    )
+    # named by the table: one command; a bare name (typer) is never advised (typosquatting)
+    assert check["fix"] == f"{python} -m pip install PyYAML opencv-python"
 
 
 def test_import_mode_names_the_missing_dependency_of_a_real_package(
@@ -226,12 +194,23 @@ def test_import_mode_names_the_missing_dependency_of_a_real_package(
     assert f["fix"] == f"{shlex.quote(str(arrow.python))} -m pip install 'python-dateutil>=2.7.0'"
 
 
-def test_find_mode_in_a_uv_project_suggests_uv(project: Project, target: ModTarget) -> None:
+def test_find_mode_in_a_uv_project_suggests_uv_when_uv_is_on_path(
+    project: Project, target: ModTarget, tmp_path: Path
+) -> None:
     project.write("uv.lock", "version = 1\n")
     project.checks(imports_check(["yaml"]))
-    _, report = run_json(project, target.python)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "uv").chmod(0o755)
+    args = ("check", "--format", "json", "--python", str(target.python), "-v")
+    with_uv = project.run(*args, env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
     python = shlex.quote(str(target.python))
-    assert check_of(report)["fix"] == f"uv pip install --python {python} PyYAML"
+    assert check_of(with_uv.json())["fix"] == f"uv pip install --python {python} PyYAML"
+    without = check_of(project.run(*args, env={"PATH": str(tmp_path)}).json())
+    assert without["fix"] == f"{python} -m pip install PyYAML"
+    note = "uv.lock is present but uv is not on PATH: the fix uses the target's pip"
+    assert note in without["evidence"]
 
 
 def test_find_mode_explains_missing_standard_library_modules(
@@ -365,9 +344,11 @@ def test_import_mode_has_its_own_default_timeout_and_runs_code() -> None:
 # -- actions for `envdoctor fix --apply` ----------------------------------------------------------
 
 
-def run_kind(project: Path, python: Path, **options: Any) -> tuple[Outcome, list[str]]:
+def run_kind(
+    project: Path, python: Path, timeout: float = 30, **options: Any
+) -> tuple[Outcome, list[str]]:
     session = Session(project=project, target=Target(python, "--python"), environ={})
-    ctx = CheckContext(session, deadline=time.monotonic() + 30, timeout=30)
+    ctx = CheckContext(session, deadline=time.monotonic() + timeout, timeout=timeout)
     return asyncio.run(KIND.run(spec_of(**options), ctx)), ctx.evidence
 
 
@@ -377,13 +358,17 @@ def test_install_steps_are_actions_and_other_failures_are_not(
     target.module("needs_jwt", "import jwt\n")
     target.module("raises", "raise RuntimeError('no')\n")
     modules = ["needs_jwt", "yaml", "raises", "private_thing"]
-    outcome, evidence = run_kind(tmp_path, target.python, modules=modules, mode="import")
+    outcome, _ = run_kind(tmp_path, target.python, modules=modules, mode="import")
     assert outcome.status is Status.FAIL
     # a name nobody vouched for (private_thing) is never fetched by `fix --apply`
     assert outcome.actions == [[str(target.python), "-m", "pip", "install", "PyJWT", "PyYAML"]]
-    guess = shlex.join([str(target.python), "-m", "pip", "install", "private_thing"])
-    assert outcome.fix == f"{shlex.join(outcome.actions[0])} && {guess}"
-    assert "guessed distribution name(s), not run by fix --apply: private_thing" in evidence
+    # a bare import name is not advised at all, not even as text (dependency confusion)
+    assert outcome.fix == shlex.join(outcome.actions[0])
+    assert "private_thing" not in outcome.fix
+    assert outcome.findings[-1].message == (
+        "not found: no installed or known distribution provides it"
+    )
+    assert outcome.findings[-1].fix is None
 
 
 def test_a_passing_check_has_no_actions_and_runs_in_process_for_envdoctors_own_python(
@@ -397,3 +382,85 @@ def test_a_passing_check_has_no_actions_and_runs_in_process_for_envdoctors_own_p
     )
     assert evidence[0].endswith("in-process (the target runs envdoctor)")
     assert not any("child interpreter" in line for line in evidence)
+
+
+# -- advice for names nobody vouches for ------------------------------------------------------
+
+
+def test_a_missing_dependency_with_an_unknown_name_gets_no_install_advice(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    target.module("app", "import internal_helpers\n")
+    outcome, _ = run_kind(tmp_path, target.python, modules=["app"], mode="import")
+    (finding,) = outcome.findings
+    assert finding.message == (
+        "ModuleNotFoundError: No module named 'internal_helpers' "
+        "(no installed or known distribution provides it)"
+    )
+    assert (finding.fix, outcome.fix, outcome.actions) == (None, None, [])
+
+
+def test_a_local_package_that_is_not_on_sys_path_is_named(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "src" / "otherpkg").mkdir(parents=True)
+    outcome, _ = run_kind(tmp_path, target.python, modules=["mypkg", "otherpkg.core", "nope"])
+    f = {finding.subject: finding for finding in outcome.findings}
+    advice = "but not importable: install the project (pip install -e .) or put it on sys.path"
+    assert f["mypkg"].message == (
+        "not found: no installed or known distribution provides it; "
+        f"found in the project at ./mypkg {advice}"
+    )
+    assert f["otherpkg.core"].message.endswith(f"found in the project at ./src/otherpkg {advice}")
+    assert f["nope"].message == "not found: no installed or known distribution provides it"
+    assert (outcome.fix, outcome.actions) == (None, [])
+
+
+def test_a_module_added_to_the_standard_library_later_gets_a_version_aware_hint(
+    tmp_path: Path,
+) -> None:
+    py310 = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
+    outcome, _ = run_kind(tmp_path, py310, modules=["tomllib", "zoneinfo"])
+    f = {finding.subject: finding for finding in outcome.findings}
+    assert f["tomllib"].message == (
+        "not found: in the standard library from Python 3.11 (the target is 3.10); "
+        "on older Pythons use tomli"
+    )
+    assert f["tomllib"].fix is None
+    assert outcome.message == "1 of 2 modules not found: tomllib"
+    assert outcome.actions == []
+
+
+# -- find mode: a hanging parent and honest counts ---------------------------------------------
+
+
+def test_find_mode_reports_a_hanging_parent_as_hung_and_checks_the_rest(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    target.module("slowpkg.__init__", "import time\ntime.sleep(60)\n")
+    target.module("fine", "")
+    started = time.monotonic()
+    outcome, evidence = run_kind(
+        tmp_path, target.python, timeout=3, modules=["slowpkg.sub", "fine", "json", "gone"]
+    )
+    assert time.monotonic() - started < 3
+    f = {finding.subject: finding for finding in outcome.findings}
+    assert f["slowpkg.sub"].message == "hung: no answer within 1.5 s"
+    assert f["gone"].message == "not found: no installed or known distribution provides it"
+    assert outcome.message == "1 of 4 modules not found: gone; 1 hung: slowpkg.sub"
+    note = "each module's deadline: 1.5 s (half the check's 3 s), so one that hangs leaves time"
+    assert any(line.startswith(note) for line in evidence)
+
+
+def test_when_the_deadline_runs_out_the_counts_say_so(tmp_path: Path, target: ModTarget) -> None:
+    target.module("hang1.__init__", "import time\ntime.sleep(60)\n")
+    target.module("hang2.__init__", "import time\ntime.sleep(60)\n")
+    outcome, _ = run_kind(
+        tmp_path, target.python, timeout=2, modules=["hang1.x", "hang2.x", "json", "os"]
+    )
+    assert outcome.status is Status.FAIL
+    assert outcome.message == (
+        "1 of 4 modules hung: hang1.x; 1 unfinished: hang2.x; 2 not checked: json, os"
+    )

@@ -6,13 +6,11 @@ from typing import Any
 
 import pytest
 
+from ._helpers import one_check
+
 
 def one(project: Any, body: str) -> tuple[int, dict[str, Any]]:
-    project.checks(f'[[check]]\nid = "ram"\nkind = "memory"\n{body}\n')
-    result = project.run("check", "--format", "json")
-    assert result.code in (0, 1), result.stderr
-    (check,) = result.json()["checks"]
-    return result.code, check
+    return one_check(project, "ram", "memory", body)
 
 
 def test_tiny_minimum_passes(project: Any) -> None:

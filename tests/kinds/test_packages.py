@@ -8,13 +8,20 @@ Python versions so that markers provably follow the target, not envdoctor's own 
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import shlex
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import CliResult, Project, Venv
+
+from envdoctor.context import CheckContext, Session
+from envdoctor.target import Target
 
 PY310 = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
 PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
@@ -163,12 +170,44 @@ def test_fix_apply_would_run_the_install_argv_into_the_target(project: Project, 
     assert f"  {good.python} -m pip install 'hvac>=1.0' 'six>=1.17'\n" in refused.stderr
 
 
-def test_uv_lock_makes_the_fix_a_uv_command(project: Project, good: Venv) -> None:
+def test_uv_lock_makes_the_fix_a_uv_command(project: Project, good: Venv, tmp_path: Path) -> None:
     project.write("uv.lock", "version = 1\n")
     project.write("requirements.txt", "hvac\n")
     packages_check(project, 'requirements = "requirements.txt"')
-    check = check_of(run_json(project, good.python))
-    assert check["fix"] == f"uv pip install --python {good.python} hvac"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "uv").chmod(0o755)
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    result = project.run(
+        "check", "--format", "json", "--python", str(good.python), "--no-cache", env={"PATH": path}
+    )
+    assert check_of(result)["fix"] == f"uv pip install --python {good.python} hvac"
+
+
+def test_uv_lock_without_uv_on_path_falls_back_to_pip_and_says_why(
+    project: Project, good: Venv, tmp_path: Path
+) -> None:
+    project.write("uv.lock", "version = 1\n")
+    project.write("requirements.txt", "hvac\n")
+    packages_check(project, 'requirements = "requirements.txt"')
+    (tmp_path / "empty").mkdir()
+    result = project.run(
+        "check",
+        "--format",
+        "json",
+        "--python",
+        str(good.python),
+        "--no-cache",
+        "-v",
+        env={"PATH": str(tmp_path / "empty")},
+    )
+    check = check_of(result)
+    assert check["fix"] == f"{good.python} -m pip install hvac"
+    assert (
+        "uv.lock is present but uv is not on PATH: the fix uses the target's pip"
+        in check["evidence"]
+    )
 
 
 def test_a_missing_extra_dependency_is_found(project: Project, good: Venv) -> None:
@@ -421,3 +460,160 @@ def test_pyproject_false_with_groups_checks_only_the_groups(project: Project, go
     check = check_of(run_json(project, good.python))
     assert set(by_subject(check)) == {"hvac"}
     assert check["message"] == "1 of 1 requirement not met; environment consistent"
+
+
+# -- fix commands that work (local paths, indexes, masked URLs) -----------------------------
+
+
+def test_local_paths_in_the_fix_are_absolute_keep_extras_and_are_listed_once(
+    project: Project, good: Venv
+) -> None:
+    project.write("pyproject.toml", '[project]\nname = "myproj"\nversion = "1"\n')
+    project.write("localpkg/pyproject.toml", '[project]\nname = "localpkg"\nversion = "1"\n')
+    project.write("requirements/dev.txt", "-e .[test]\n-e ./localpkg\n./localpkg\n")
+    packages_check(project, 'requirements = "requirements/dev.txt"')
+    check = check_of(run_json(project, good.python))
+    root = project.root.resolve()
+    assert check["message"] == "2 of 2 requirements not met; environment consistent"
+    assert [f["subject"] for f in check["findings"]] == ["myproj", "localpkg"]
+    argv = [str(good.python), "-m", "pip", "install", "-e", f"{root}[test]", "-e"]
+    argv.append(str(root / "localpkg"))
+    assert check["fix"] == shlex.join(argv)
+    assert f"-e '{root}[test]'" in check["fix"]
+    assert by_subject(check)["localpkg"]["fix"] == shlex.join([*argv[:4], *argv[-2:]])
+
+
+def test_a_file_that_sets_an_index_is_installed_with_dash_r(project: Project, good: Venv) -> None:
+    project.write("requirements.txt", "--extra-index-url https://pkgs.example.com/simple\nhvac\n")
+    packages_check(project, 'requirements = "requirements.txt"')
+    check = check_of(run_json(project, good.python))
+    top = str(project.root.resolve() / "requirements.txt")
+    wanted = shlex.join([str(good.python), "-m", "pip", "install", "-r", top])
+    assert check["fix"] == wanted
+    assert by_subject(check)["hvac"]["fix"] == wanted
+
+
+def test_a_url_with_a_masked_password_is_installed_with_dash_r(
+    project: Project, good: Venv
+) -> None:
+    project.write("requirements.txt", "-r base.txt\n")
+    project.write(
+        "base.txt", "private @ https://deploy:hunter2-pass@example.com/private-1.0.tar.gz\n"
+    )
+    packages_check(project, 'requirements = "requirements.txt"')
+    check = check_of(run_json(project, good.python))
+    top = str(project.root.resolve() / "requirements.txt")
+    assert check["fix"] == shlex.join([str(good.python), "-m", "pip", "install", "-r", top])
+    assert "hunter2-pass" not in json.dumps(check)
+    assert "***" not in check["fix"]
+
+
+# -- statuses -------------------------------------------------------------------------------
+
+
+def test_an_undeclared_extra_is_a_warning_like_pip(project: Project, good: Venv) -> None:
+    project.write("requirements.txt", "requests[nonexistent]==2.31.0\n")
+    packages_check(project, 'requirements = "requirements.txt"')
+    result = run_json(project, good.python)
+    check = check_of(result)
+    assert (result.code, check["status"]) == (0, "warn")
+    assert check["message"] == "1 requirement met; environment consistent"
+    assert check["findings"][0]["message"] == "requests 2.31.0 has no extra 'nonexistent'"
+
+
+def test_an_editable_path_that_does_not_exist_is_an_error_at_its_line(
+    project: Project, good: Venv
+) -> None:
+    project.write("requirements.txt", "six\n-e ./nonexistent\n")
+    packages_check(project, 'requirements = "requirements.txt"')
+    check = check_of(run_json(project, good.python))
+    assert check["status"] == "error"
+    (finding,) = check["findings"]
+    assert (finding["status"], finding["source"]) == ("error", "requirements.txt:2")
+    assert "./nonexistent is not a directory" in finding["message"]
+
+
+def test_a_distribution_with_broken_metadata_is_installed_but_broken(
+    project: Project, tmp_path: Path
+) -> None:
+    root = tmp_path / "venv"
+    subprocess.run([str(PY312), "-m", "venv", "--without-pip", str(root)], check=True)
+    site = root / "lib" / "python3.12" / "site-packages"
+    (site / "brokenpkg-1.0.dist-info").mkdir()
+    (site / "brokenpkg-1.0.dist-info" / "RECORD").write_text("")
+    project.write("requirements.txt", "brokenpkg>=1\n")
+    packages_check(project, 'requirements = "requirements.txt"\nconsistent = false')
+    python = root / "bin" / "python"
+    check = check_of(run_json(project, python))
+    (finding,) = check["findings"]
+    assert finding["message"] == (
+        f"installed but its metadata is broken (no METADATA: {site}/brokenpkg-1.0.dist-info)"
+    )
+    reinstall = [str(python), "-m", "pip", "install", "brokenpkg>=1", "--force-reinstall"]
+    assert finding["fix"] == shlex.join([*reinstall, "--no-deps"])
+    assert check["fix"].endswith(shlex.join([*reinstall, "--no-deps"]))
+
+
+# -- secrets in error messages, externally managed targets (the kind run directly) ----------
+
+
+def test_an_invalid_line_is_quoted_with_secrets_masked(project: Project, good: Venv) -> None:
+    project.write("requirements.txt", "six\nmypkg = tok-5ecr3t-value\n")
+    packages_check(project, 'requirements = "requirements.txt"')
+    result = project.run(
+        "check",
+        "--format",
+        "json",
+        "--python",
+        str(good.python),
+        "--no-cache",
+        env={"API_TOKEN": "tok-5ecr3t-value"},
+    )
+    check = check_of(result)
+    assert check["status"] == "error"
+    assert check["message"].startswith("requirements.txt:2: invalid requirement 'mypkg = ***'")
+    assert "tok-5ecr3t-value" not in result.stdout + result.stderr
+
+
+def test_a_line_of_an_env_named_file_is_never_quoted(project: Project, good: Venv) -> None:
+    project.write(".env.requirements", "six\nSOME_SETTING = abc-not-a-secret-name\n")
+    packages_check(project, 'requirements = ".env.requirements"')
+    result = run_json(project, good.python)
+    check = check_of(result)
+    assert check["message"] == (
+        ".env.requirements:2: not a valid requirements line (not quoted: the file is named "
+        "like an environment file and may hold secrets)"
+    )
+    assert "abc-not-a-secret-name" not in result.stdout + result.stderr
+
+
+def test_an_externally_managed_target_gets_a_venv_fix_and_no_action(tmp_path: Path) -> None:
+    from envdoctor.kinds.packages import _outcome
+    from envdoctor.pkgs.environment import Environment
+    from envdoctor.pkgs.evaluate import check_requirements
+    from envdoctor.pkgs.requirements import Req
+    from envdoctor.target import TargetInfo
+
+    stdlib = tmp_path / "usr" / "lib" / "python3.12"
+    stdlib.mkdir(parents=True)
+    (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=use a venv\n")
+    info = TargetInfo(
+        "/usr/bin/python3",
+        "3.12.1",
+        (3, 12, 1),
+        "CPython",
+        "/usr",
+        "/usr",
+        markers={"python_version": "3.12"},
+        stdlib=str(stdlib),
+    )
+    env = Environment(info=info, site_dirs=[], distributions={})
+    session = Session(project=tmp_path, target=Target(Path("/usr/bin/python3"), "PATH"), environ={})
+    ctx = CheckContext(session, deadline=time.monotonic() + 5, timeout=5)
+    hvac = Req("hvac", "hvac>=1", ">=1", (), None, None, False, "requirements.txt:1")
+    outcome = _outcome(ctx, env, check_requirements([hvac], env), None)
+    venv = tmp_path.resolve() / ".venv"
+    wanted = f"/usr/bin/python3 -m venv {venv} && {venv}/bin/python -m pip install 'hvac>=1'"
+    assert (outcome.fix, outcome.actions) == (wanted, [])
+    assert outcome.findings[0].fix == wanted
+    assert any("externally managed (PEP 668" in line for line in ctx.evidence)

@@ -13,6 +13,8 @@ import pytest
 
 from envdoctor.kinds.port_free import Listener, _bind_fails, _fix, describe
 
+from ._helpers import one_check
+
 HOLDER = """
 import socket, sys, time
 sock = socket.socket()
@@ -45,11 +47,7 @@ def free_port() -> int:
 
 
 def one(project: Any, body: str) -> tuple[int, dict[str, Any]]:
-    project.checks(f'[[check]]\nid = "port"\nkind = "port_free"\n{body}\n')
-    result = project.run("check", "--format", "json")
-    assert result.code in (0, 1), result.stderr
-    (check,) = result.json()["checks"]
-    return result.code, check
+    return one_check(project, "port", "port_free", body)
 
 
 def test_passes_when_nothing_listens(project: Any) -> None:

@@ -47,6 +47,13 @@ def run_json(project: Project, *args: str, env: dict[str, str] | None = None) ->
     return project.run("check", "--format", "json", "-v", *args, env=env)
 
 
+def message_for(project: Project, python: Path, code: int) -> str:
+    """The `py` check's message against `python`, once the run exited with `code`."""
+    result = run_json(project, "--python", str(python))
+    assert result.code == code, result.stdout
+    return check_of(result)["message"]
+
+
 # -- version ------------------------------------------------------------------------------
 
 
@@ -89,14 +96,10 @@ def test_default_from_requires_python(project: Project) -> None:
         """,
     )
     py_check(project)
-    failed = run_json(project, "--python", str(PY310))
-    assert failed.code == 1
-    assert check_of(failed)["message"] == (
+    assert message_for(project, PY310, 1) == (
         "3.10.13 does not satisfy >=3.11 (pyproject.toml:3 requires-python)"
     )
-    passed = run_json(project, "--python", str(PY312))
-    assert passed.code == 0
-    message = check_of(passed)["message"]
+    message = message_for(project, PY312, 0)
     assert message == "3.12.1 satisfies >=3.11 (pyproject.toml:3 requires-python)"
 
 
@@ -104,37 +107,29 @@ def test_requires_python_wins_over_python_version_file(project: Project) -> None
     project.write("pyproject.toml", '[project]\nname = "x"\nrequires-python = ">=3.12"\n')
     project.write(".python-version", "3.10\n")
     py_check(project)
-    result = run_json(project, "--python", str(PY312))
-    assert result.code == 0
-    assert "pyproject.toml:3 requires-python" in check_of(result)["message"]
+    assert "pyproject.toml:3 requires-python" in message_for(project, PY312, 0)
 
 
 def test_option_wins_over_the_project_files(project: Project) -> None:
     project.write("pyproject.toml", '[project]\nname = "x"\nrequires-python = ">=3.12"\n')
     py_check(project, 'version = "==3.10.*"')
-    result = run_json(project, "--python", str(PY310))
-    assert result.code == 0
-    message = check_of(result)["message"]
+    message = message_for(project, PY310, 0)
     assert message == "3.10.13 satisfies ==3.10.* (checks/envdoctor.toml:4 version)"
 
 
 def test_python_version_file_minor(project: Project) -> None:
     project.write(".python-version", "3.12\n")
     py_check(project)
-    passed = run_json(project, "--python", str(PY312))
-    assert passed.code == 0
-    assert check_of(passed)["message"] == "3.12.1 satisfies ==3.12.* (.python-version:1)"
-    failed = run_json(project, "--python", str(PY310))
-    assert failed.code == 1
-    assert check_of(failed)["message"] == "3.10.13 does not satisfy ==3.12.* (.python-version:1)"
+    assert message_for(project, PY312, 0) == "3.12.1 satisfies ==3.12.* (.python-version:1)"
+    message = message_for(project, PY310, 1)
+    assert message == "3.10.13 does not satisfy ==3.12.* (.python-version:1)"
 
 
 def test_python_version_file_exact_micro(project: Project) -> None:
     project.write(".python-version", "3.12.3\n")
     py_check(project)
-    result = run_json(project, "--python", str(PY312))
-    assert result.code == 1
-    assert check_of(result)["message"] == "3.12.1 does not satisfy ==3.12.3 (.python-version:1)"
+    message = message_for(project, PY312, 1)
+    assert message == "3.12.1 does not satisfy ==3.12.3 (.python-version:1)"
     project.write(".python-version", "3.12.1\n")
     assert run_json(project, "--python", str(PY312)).code == 0
 
@@ -142,9 +137,7 @@ def test_python_version_file_exact_micro(project: Project) -> None:
 def test_python_version_file_skips_comments_and_blank_lines(project: Project) -> None:
     project.write(".python-version", "# pinned for CI\n\n3.10\n")
     py_check(project)
-    result = run_json(project, "--python", str(PY310))
-    assert result.code == 0
-    assert check_of(result)["message"] == "3.10.13 satisfies ==3.10.* (.python-version:3)"
+    assert message_for(project, PY310, 0) == "3.10.13 satisfies ==3.10.* (.python-version:3)"
 
 
 def test_python_version_file_with_garbage_is_an_error_with_file_and_line(project: Project) -> None:

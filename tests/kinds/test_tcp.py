@@ -10,14 +10,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from tests.conftest import closed_port, full_backlog
 
 from envdoctor.kinds.tcp import KIND, endpoint, format_elapsed, parse_address
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -30,33 +25,6 @@ def listener(host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
         yield int(sock.getsockname()[1])
     finally:
         sock.close()
-
-
-@contextmanager
-def full_backlog() -> Iterator[int]:
-    """listen(0) with the queue filled by never-accepted connections: new SYNs are dropped."""
-    server = socket.socket()
-    fillers: list[socket.socket] = []
-    try:
-        server.bind(("127.0.0.1", 0))
-        server.listen(0)
-        port = int(server.getsockname()[1])
-        for _ in range(20):
-            probe = socket.socket()
-            probe.settimeout(0.1)
-            try:
-                probe.connect(("127.0.0.1", port))
-            except TimeoutError:
-                probe.close()
-                break
-            fillers.append(probe)
-        else:
-            pytest.fail("could not fill the listen backlog")
-        yield port
-    finally:
-        for sock in fillers:
-            sock.close()
-        server.close()
 
 
 def one(project: Any, body: str, *args: str) -> dict[str, Any]:

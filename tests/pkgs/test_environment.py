@@ -583,6 +583,218 @@ def test_pip_install_and_uninstall_invalidate_the_cache(tmp_path: Path, project:
     assert versions(env) == {"already-there": "1.0"}
 
 
+# A cache hit reuses the target's sys.path without asking the target: everything that decides
+# that sys.path is watched, or a hit would answer for a sys.path the target no longer has.
+
+
+def cached_then(python: Path, project: Path, *paths: Path) -> Environment:
+    """Inspects until the answer comes from the cache (after the paths settle): the state a
+    user is in when they change something between two runs."""
+    settle(*paths)
+    inspect(python, project)
+    env, _ = inspect(python, project)
+    assert env.from_cache
+    return env
+
+
+def test_a_pth_file_added_after_caching_is_seen(tmp_path: Path, project: Path) -> None:
+    """Trial (a): a .pth file pointing at a directory holding pluggy was not seen on a hit."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    write_dist(site, "already-there", "1.0")
+    extra = tmp_path / "extra"
+    write_dist(extra, "pluggy", "1.4.0")
+    assert "pluggy" not in cached_then(python, project, site, extra).distributions
+
+    (site / "extra.pth").write_text(f"{extra}\n")
+    assert cached_target_info(session_for(python, project)) is None  # its sys.path is stale
+    env, ctx = inspect(python, project)
+    assert not env.from_cache
+    assert env.distributions["pluggy"].version == "1.4.0"
+    assert env.distributions["pluggy"].location == str(extra)
+    assert {n: s["version"] for n, s in truth(python, project).items()} == versions(env)
+    assert any("sys.path or a site directory changed" in note for note in ctx.evidence)
+    # The new state is cached in turn, and answers the same.
+    assert versions(cached_then(python, project, site, extra)) == versions(env)
+
+
+@pytest.mark.parametrize("initially", ["empty", "missing"])
+def test_pip_install_target_into_a_directory_on_sys_path(
+    tmp_path: Path, project: Path, initially: str
+) -> None:
+    """Trial (b): `pip install --target DIR` into a directory a .pth file names. An empty
+    directory holds no distributions, and a missing one is not even on sys.path yet."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    target = tmp_path / "target"
+    if initially == "empty":
+        target.mkdir()
+    (site / "target.pth").write_text(f"{target}\n")
+    before = cached_then(python, project, site, *([target] if target.exists() else []))
+    assert before.distributions == {}
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "--no-deps", "--target", str(target), "pluggy==1.4.0"],
+        check=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert (
+        versions(env)
+        == {"pluggy": "1.4.0"}
+        == {n: s["version"] for n, s in truth(python, project).items()}
+    )
+    assert env.site_dirs == [str(target)]
+    assert versions(cached_then(python, project, site, target)) == {"pluggy": "1.4.0"}
+
+
+def test_removing_the_pth_file_drops_its_directory(tmp_path: Path, project: Path) -> None:
+    """Trial (c): after the .pth file is gone, its directory's distributions are not counted."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    extra = tmp_path / "extra"
+    write_dist(extra, "pluggy", "1.4.0")
+    pth = site / "extra.pth"
+    pth.write_text(f"{extra}\n")
+    assert "pluggy" in cached_then(python, project, site, extra, pth).distributions
+
+    pth.unlink()
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert "pluggy" not in env.distributions
+    assert "pluggy" not in truth(python, project)
+    assert "pluggy" not in cached_then(python, project, site).distributions
+
+
+def test_a_pth_file_rewritten_in_place_is_seen(tmp_path: Path, project: Path) -> None:
+    """setuptools rewrites easy-install.pth in place: the site directory's mtime stays, only
+    the file's changes."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    one, two = tmp_path / "one", tmp_path / "two"
+    write_dist(one, "first", "1.0")
+    write_dist(two, "second", "2.0")
+    pth = site / "easy-install.pth"
+    pth.write_text(f"{one}\n")
+    cached_then(python, project, site, one, two, pth)
+    site_mtime = site.stat().st_mtime_ns
+
+    with open(pth, "a") as f:  # in place: the same inode
+        f.write(f"{two}\n")
+    assert site.stat().st_mtime_ns == site_mtime
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert versions(env) == {"first": "1.0", "second": "2.0"}
+    assert {n: s["version"] for n, s in truth(python, project).items()} == versions(env)
+
+
+def test_setup_py_develop_install_bump_and_uninstall(tmp_path: Path, project: Path) -> None:
+    """Trial (d): `setup.py develop` writes an egg-link, adds the checkout to easy-install.pth
+    (rewritten in place) and keeps the egg-info in the checkout, where `egg_info` rewrites
+    PKG-INFO in place on a version bump; `develop -u` removes the link and the line."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    checkout = tmp_path / "checkout"
+    info = checkout / "legacy_dev.egg-info"
+    info.mkdir(parents=True)
+    pkg_info = info / "PKG-INFO"
+    pkg_info.write_text("Metadata-Version: 2.1\nName: legacy-dev\nVersion: 0.1\n")
+    pth = site / "easy-install.pth"
+    pth.write_text("import sys; sys.__plen = len(sys.path)\n")
+    assert cached_then(python, project, site, checkout, info, pkg_info, pth).distributions == {}
+
+    # develop
+    (site / "legacy-dev.egg-link").write_text(f"{checkout}\n.")
+    with open(pth, "a") as f:
+        f.write(f"{checkout}\n")
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert versions(env) == {"legacy-dev": "0.1"}
+    assert {n: s["version"] for n, s in truth(python, project).items()} == versions(env)
+    assert str(checkout) in env.info.sys_path
+    cached_then(python, project, site, checkout, info, pkg_info, pth)
+
+    # a version bump: `egg_info` rewrites PKG-INFO in place, no directory changes
+    with open(pkg_info, "r+") as f:
+        text = f.read().replace("Version: 0.1", "Version: 0.2")
+        f.seek(0)
+        f.write(text)
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert versions(env) == {"legacy-dev": "0.2"}
+    cached_then(python, project, site, checkout, info, pkg_info, pth)
+
+    # develop -u
+    (site / "legacy-dev.egg-link").unlink()
+    pth.write_text("import sys; sys.__plen = len(sys.path)\n")
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert env.distributions == {}
+    assert truth(python, project) == {}
+    assert str(checkout) not in env.info.sys_path
+
+
+def test_pythonpath_changes_and_its_missing_entries_are_watched(
+    tmp_path: Path, project: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    extra, later = tmp_path / "extra", tmp_path / "later"
+    write_dist(extra, "from-extra", "1.0")
+    cached_then(python, project, site, extra)
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(extra), str(later)]))
+    env, _ = inspect(python, project)
+    assert not env.from_cache and versions(env) == {"from-extra": "1.0"}
+    cached_then(python, project, site, extra)
+
+    write_dist(later, "from-later", "2.0")  # a PYTHONPATH entry that did not exist is created
+    env, _ = inspect(python, project)
+    assert not env.from_cache
+    assert versions(env) == {"from-extra": "1.0", "from-later": "2.0"}
+    assert {n: s["version"] for n, s in truth(python, project).items()} == versions(env)
+
+
+def test_a_sys_path_learnt_before_a_pth_appeared_is_not_cached(
+    tmp_path: Path, project: Path
+) -> None:
+    """Within one run the target is asked once; if a .pth file appears after that, the scan
+    uses the sys.path the run has, but must not cache it as matching the new .pth file."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    extra = tmp_path / "extra"
+    write_dist(extra, "late", "1.0")
+    settle(site, extra)
+    session = session_for(python, project)
+    inspect(session=session)
+    (site / "late.pth").write_text(f"{extra}\n")
+    settle(site)
+    forget_environment(session)  # the same run asks again (its TargetInfo is the old one)
+    _, ctx = inspect(session=session)
+    assert any("sys.path changed while it was read" in note for note in ctx.evidence)
+    env, _ = inspect(python, project)  # the next run asks the target again
+    assert not env.from_cache
+    assert versions(env) == {"late": "1.0"}
+
+
+def test_a_user_site_created_later_is_seen(tmp_path: Path, project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    userbase = tmp_path / "userbase"
+    monkeypatch.setenv("PYTHONUSERBASE", str(userbase))
+    monkeypatch.delenv("PYTHONNOUSERSITE", raising=False)
+    env = cached_then(Path(PY312), project, purelib(PY312))
+    assert "user-probe" not in env.distributions
+
+    user_site = userbase / "lib" / "python3.12" / "site-packages"
+    write_dist(user_site, "user-probe", "1.0")
+    env, _ = inspect(PY312, project)
+    assert not env.from_cache
+    assert env.distributions["user-probe"].location == str(user_site)
+    assert "user-probe" in truth(PY312, project)
+
+
 def test_no_cache_bypasses_reading_but_still_writes(
     basic, project: Path, private_cache: Path
 ) -> None:  # type: ignore[no-untyped-def]

@@ -17,13 +17,17 @@ import pytest
 from envdoctor.model import Finding, Status
 from envdoctor.pkgs.environment import Dist, Environment
 from envdoctor.pkgs.evaluate import (
+    broken_metadata,
     check_consistency,
     check_requirements,
     consistency,
     display_command,
     evaluate,
+    externally_managed,
     install_command,
     merge_install,
+    uv_fallback,
+    venv_command,
 )
 from envdoctor.pkgs.requirements import Req
 from envdoctor.target import TargetInfo
@@ -342,11 +346,14 @@ UVICORN = dist(
 )
 
 
-def test_an_extra_the_distribution_does_not_declare_fails() -> None:
+def test_an_extra_the_distribution_does_not_declare_warns_like_pip() -> None:
     env = env_of(replace(UVICORN, provides_extras=()), dist("click", "8.1.7"))
     line = req("uvicorn", extras=("fast",), source="requirements.txt:3")
-    finding = only(evaluate([line], env))
-    assert finding.status is Status.FAIL
+    evaluation = check_requirements([line], env)
+    finding = only(evaluation.findings)
+    # pip only warns ("does not provide the extra") and installs the rest
+    assert finding.status is Status.WARN
+    assert (evaluation.applicable, evaluation.unmet) == (1, 0)
     assert finding.subject == "uvicorn"
     assert finding.message == "uvicorn 0.29.0 has no extra 'fast'"
     assert finding.source == "requirements.txt:3"
@@ -551,10 +558,30 @@ def test_install_command_uses_the_target_python_and_pip(tmp_path: Path) -> None:
     assert display_command(argv) == "/p/.venv/bin/python -m pip install 'hvac>=1.0' 'pydantic<2'"
 
 
+def fake_uv(directory: Path) -> str:
+    """A directory holding an executable named uv (only looked up, never run)."""
+    directory.mkdir(exist_ok=True)
+    uv = directory / "uv"
+    uv.write_text("#!/bin/sh\nexit 0\n")
+    uv.chmod(0o755)
+    return str(directory)
+
+
 def test_install_command_uses_uv_when_the_project_has_a_uv_lock(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text("version = 1\n")
-    argv = install_command("/p/.venv/bin/python", ["six"], tmp_path)
+    path = fake_uv(tmp_path / "bin")
+    argv = install_command("/p/.venv/bin/python", ["six"], tmp_path, path=path)
     assert argv == ["uv", "pip", "install", "--python", "/p/.venv/bin/python", "six"]
+    assert uv_fallback(tmp_path, path) is False
+
+
+def test_install_command_falls_back_to_pip_when_uv_is_not_on_path(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    (tmp_path / "empty").mkdir()
+    argv = install_command("/p/.venv/bin/python", ["six"], tmp_path, path=str(tmp_path / "empty"))
+    assert argv == ["/p/.venv/bin/python", "-m", "pip", "install", "six"]
+    assert uv_fallback(tmp_path, str(tmp_path / "empty")) is True
+    assert uv_fallback(tmp_path / "empty") is None  # no uv.lock: not a uv project
 
 
 def test_merge_install_joins_the_same_name_and_keeps_urls_and_editables() -> None:
@@ -587,3 +614,86 @@ def test_evaluate_and_consistency_agree_on_a_healthy_environment(version: str) -
     assert evaluate(reqs, env) == []
     assert consistency(env) == []
     assert len(evaluate(reqs, env, passes=True)) == 3
+
+
+# -- local paths, broken installs, externally managed targets ---------------------------------
+
+
+def test_local_paths_are_installed_by_absolute_path_with_their_extras(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    reqs = [
+        replace(req("mylib", extras=("test",), editable=True, url="."), path=str(lib)),
+        replace(req("wheel-pkg", url="./dist/w.whl", text="./dist/w.whl"), path="/p/dist/w.whl"),
+    ]
+    evaluation = check_requirements(reqs, env_of())
+    assert [p.install for p in evaluation.problems] == [
+        ("-e", f"{lib}[test]"),
+        ("/p/dist/w.whl",),
+    ]
+    assert evaluation.problems[0].finding.fix == shlex.join(["-e", f"{lib}[test]"])
+
+
+def test_the_same_local_package_listed_twice_is_one_finding(tmp_path: Path) -> None:
+    lib = str(tmp_path)
+    reqs = [
+        replace(req("mylib", editable=True, url="./lib", source="a.txt:1"), path=lib),
+        replace(req("mylib", url="./lib", text="./lib", source="b.txt:4"), path=lib),
+    ]
+    evaluation = check_requirements(reqs, env_of())
+    assert [p.finding.source for p in evaluation.problems] == ["a.txt:1"]
+    assert (evaluation.listed, evaluation.applicable, evaluation.unmet) == (1, 1, 1)
+    assert merge_install(evaluation.install) == ["-e", lib]
+
+
+def test_an_editable_path_that_is_not_a_directory_is_an_error_at_its_line(
+    tmp_path: Path,
+) -> None:
+    line = replace(
+        req("", editable=True, url="./nonexistent", text="./nonexistent", unverified="x"),
+        path=str(tmp_path / "nonexistent"),
+        source="requirements.txt:7",
+    )
+    evaluation = check_requirements([line], env_of())
+    finding = only(evaluation.findings)
+    assert finding.status is Status.ERROR
+    assert finding.source == "requirements.txt:7"
+    assert finding.message == (
+        "-e ./nonexistent: ./nonexistent is not a directory (pip refuses it: "
+        "not a valid editable requirement)"
+    )
+    assert evaluation.unverified == 0
+
+
+def test_a_distribution_whose_metadata_was_skipped_is_installed_but_broken() -> None:
+    site = "/venv/lib/python3.10/site-packages"
+    env = env_of(dist("six", "1.16.0"))
+    env.notes += [
+        f"{site}/idna-3.6.dist-info: skipped (no METADATA)",
+        f"{site}/six-1.0.dist-info: skipped (no METADATA)",  # shadowed by a good six: ignored
+        f"{site}: not readable (Permission denied)",
+    ]
+    assert broken_metadata(env) == {"idna": (f"{site}/idna-3.6.dist-info", "no METADATA")}
+    evaluation = check_requirements([req("idna", ">=3"), req("six")], env)
+    (problem,) = evaluation.problems
+    assert problem.finding.message == (
+        f"installed but its metadata is broken (no METADATA: {site}/idna-3.6.dist-info)"
+    )
+    assert problem.reinstall
+    assert problem.install == ("idna>=3",)
+    assert problem.finding.fix == "'idna>=3' --force-reinstall --no-deps"
+
+
+def test_an_externally_managed_target_that_is_not_a_venv(tmp_path: Path) -> None:
+    stdlib = tmp_path / "lib" / "python3.11"
+    stdlib.mkdir(parents=True)
+    system = replace(target(), prefix="/usr", base_prefix="/usr", stdlib=str(stdlib))
+    assert not externally_managed(system)
+    (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\n")
+    assert externally_managed(system)
+    assert not externally_managed(replace(system, prefix="/venv"))  # a venv is never managed
+    project = tmp_path / "proj"
+    assert venv_command("/usr/bin/python3", ["six", "idna>=3"], project) == (
+        f"/usr/bin/python3 -m venv {project}/.venv && "
+        f"{project}/.venv/bin/python -m pip install six 'idna>=3'"
+    )

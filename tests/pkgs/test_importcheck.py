@@ -9,42 +9,21 @@ but real-format `*.dist-info` directories give the target installed metadata to 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import ModTarget, build_mod_target
 
 from envdoctor.pkgs.importcheck import ImportRun, ModuleReport, check_modules
 from envdoctor.target import TargetError
 
-PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
-
 
 @dataclass
-class Target:
-    python: Path
-    site: Path
-    mods: Path
+class Target(ModTarget):
     project: Path
-
-    def module(self, name: str, code: str = "") -> None:
-        path = self.mods / (name.replace(".", "/") + ".py")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(code).lstrip("\n"), encoding="utf-8")
-
-    def dist(self, name: str, version: str, top_level: list[str], requires: list[str]) -> None:
-        """An installed distribution's metadata, as pip writes it (files may be absent)."""
-        info = self.site / f"{name}-{version}.dist-info"
-        info.mkdir()
-        lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-        lines += [f"Requires-Dist: {r}" for r in requires]
-        (info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (info / "top_level.txt").write_text("\n".join(top_level) + "\n", encoding="utf-8")
-        (info / "RECORD").write_text("", encoding="utf-8")
 
     def check(self, modules: list[str], **kwargs: object) -> ImportRun:
         return run_check(str(self.python), modules, cwd=self.project, **kwargs)
@@ -78,17 +57,10 @@ def run_check(
 
 @pytest.fixture
 def target(tmp_path: Path) -> Target:
-    if not PY312.is_file():
-        pytest.fail(f"{PY312} is missing: these tests need pyenv's 3.12.1")
-    root = tmp_path / "venv"
-    subprocess.run([str(PY312), "-m", "venv", "--without-pip", str(root)], check=True, timeout=60)
-    site = next(root.glob("lib/python3.*/site-packages"))
-    mods = tmp_path / "mods"
-    mods.mkdir()
-    (site / "testmods.pth").write_text(f"{mods}\n", encoding="utf-8")
+    base = build_mod_target(tmp_path)
     project = tmp_path / "project"
     project.mkdir()
-    return Target(root / "bin" / "python", site, mods, project)
+    return Target(base.python, base.site, base.mods, project)
 
 
 def by_name(run: ImportRun) -> dict[str, ModuleReport]:
@@ -103,7 +75,9 @@ def test_every_kind_of_misbehaviour_in_one_check_and_the_rest_still_checked(
 ) -> None:
     target.module("good", "VALUE = 1\n")
     target.module("needsdep", "import yaml\n")
-    target.dist("needsdep", "1.0", ["needsdep"], ["PyYAML>=5.1", "sphinx ; extra == 'doc'"])
+    target.dist(
+        "needsdep", "1.0", ["needsdep"], ["PyYAML>=5.1", "sphinx ; extra == 'doc'"], record=True
+    )
     target.module("badval", "x = 1\nraise ValueError('bad config\\nsecond line')\n")
     target.module("sleeper", "import time\ntime.sleep(60)\n")
     target.module("exits", "import sys\nsys.exit(3)\n")
@@ -232,7 +206,7 @@ def test_a_module_that_is_missing_itself(target: Target) -> None:
 
 
 def test_installed_metadata_that_claims_a_missing_module_is_reported(target: Target) -> None:
-    target.dist("brokendist", "2.0", ["brokenmod"], [])
+    target.dist("brokendist", "2.0", ["brokenmod"], [], record=True)
     run = target.check(["brokenmod"])
     assert by_name(run)["brokenmod"].claims == ("brokendist",)
 

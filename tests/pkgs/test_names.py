@@ -6,6 +6,7 @@ import pytest
 
 from envdoctor.pkgs.names import (
     IMPORT_TO_DIST,
+    added_to_stdlib,
     canonical,
     import_name_for,
     missing_shared_library,
@@ -141,6 +142,16 @@ def test_removed_from_the_standard_library_depends_on_the_target_version() -> No
     assert removed_from_stdlib("cgi", (3, 12, 1)) is None
     assert removed_from_stdlib("yaml", (3, 13, 0)) is None
     assert removed_from_stdlib("distutils", None) is None
+
+
+def test_added_to_the_standard_library_depends_on_the_target_version() -> None:
+    assert added_to_stdlib("tomllib", (3, 10, 13)) == ("3.11", "tomli")
+    assert added_to_stdlib("tomllib", (3, 11, 0)) is None
+    assert added_to_stdlib("zoneinfo", (3, 8, 18)) == ("3.9", "backports.zoneinfo")
+    assert added_to_stdlib("importlib.metadata", (3, 7, 0)) == ("3.8", "importlib_metadata")
+    assert added_to_stdlib("importlib", (3, 7, 0)) is None
+    assert added_to_stdlib("graphlib", None) is None
+    assert added_to_stdlib("yaml", (3, 6, 0)) is None
 
 
 def test_missing_shared_library_in_an_import_error() -> None:

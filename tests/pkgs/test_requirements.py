@@ -490,6 +490,24 @@ def test_editable_paths_are_relative_to_the_project_like_pips_cwd(tmp_path: Path
     ]
 
 
+def test_local_paths_carry_their_absolute_path_for_fix_commands(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[project]\nname = "myproj"\n')
+    write(tmp_path, "lib/pyproject.toml", '[project]\nname = "lib"\n')
+    write(tmp_path, "dist/w-1.0-py3-none-any.whl", "")
+    write(
+        tmp_path, "requirements/dev.txt", "-e .[test]\n./lib\n./dist/w-1.0-py3-none-any.whl\nsix\n"
+    )
+    reqs = parse_requirements(Path("requirements/dev.txt"), tmp_path)
+    root = os.path.abspath(tmp_path)
+    assert [r.path for r in reqs] == [
+        root,
+        os.path.join(root, "lib"),
+        os.path.join(root, "dist", "w-1.0-py3-none-any.whl"),
+        None,
+    ]
+    assert reqs[0].extras == ("test",)
+
+
 def test_editable_vcs_urls(tmp_path: Path) -> None:
     reqs = parse(
         tmp_path,

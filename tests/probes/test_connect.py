@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from tests.conftest import closed_port, full_backlog
 
 from envdoctor.probes.connect import (
     STAGGER,
@@ -24,14 +25,6 @@ from envdoctor.probes.connect import (
 )
 
 
-def closed_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on: bound, then released."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def listener(host: str = "127.0.0.1", port: int = 0) -> Iterator[socket.socket]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -42,33 +35,6 @@ def listener(host: str = "127.0.0.1", port: int = 0) -> Iterator[socket.socket]:
         yield sock
     finally:
         sock.close()
-
-
-@contextmanager
-def full_backlog(host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
-    """A listener whose accept queue is full: the kernel drops new SYNs, so connect hangs."""
-    server = socket.socket()
-    fillers: list[socket.socket] = []
-    try:
-        server.bind((host, port))
-        server.listen(0)
-        port = int(server.getsockname()[1])
-        for _ in range(20):
-            probe = socket.socket()
-            probe.settimeout(0.1)
-            try:
-                probe.connect((host, port))
-            except TimeoutError:
-                probe.close()
-                break
-            fillers.append(probe)  # it got in: it now fills the queue too
-        else:
-            pytest.fail("could not fill the listen backlog")
-        yield port
-    finally:
-        for sock in fillers:
-            sock.close()
-        server.close()
 
 
 def run(coro):  # type: ignore[no-untyped-def]

@@ -7,8 +7,10 @@ and `redacted` mirrors what the runner does to every string before a reporter se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envdoctor.errors import Source
 from envdoctor.model import (
@@ -21,7 +23,11 @@ from envdoctor.model import (
     Status,
 )
 from envdoctor.redact import Redactor
+from envdoctor.reporters import RenderOptions
 from envdoctor.score import judge
+
+if TYPE_CHECKING:
+    from tests.conftest import CliResult, Project
 
 CANARY = "s3cr3t-canary"
 CANARY_URL = f"postgresql://app:{CANARY}@db/app"
@@ -258,3 +264,30 @@ def write_secret_project(root: Path) -> None:
         'fix = "touch ${SECRET_URL}"\n',
         encoding="utf-8",
     )
+
+
+def secret_renders(
+    render: Callable[[Report, RenderOptions], str], *options: RenderOptions
+) -> list[str]:
+    """`render` of `secret_report()` with each of `options`, each checked to hold no CANARY."""
+    texts = []
+    for option in options:
+        text = render(secret_report(), option)
+        assert CANARY not in text
+        texts.append(text)
+    return texts
+
+
+def secret_runs(
+    project: Project, base: tuple[str, ...], *flag_sets: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], CliResult]]:
+    """`envdoctor check *base *flags` of `write_secret_project`, for each set of flags: each
+    run checked to fail and to show E2E_SECRET on neither stdout nor stderr."""
+    write_secret_project(project.root)
+    runs = []
+    for flags in flag_sets:
+        out = project.run("check", *base, *flags, env={"SECRET_URL": E2E_SECRET_URL})
+        assert out.code == 1, out.stderr
+        assert E2E_SECRET not in out.stdout + out.stderr
+        runs.append((flags, out))
+    return runs

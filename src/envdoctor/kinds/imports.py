@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 IMPORT_MODE_TIMEOUT = 60.0
 DEADLINE_MARGIN = 0.05  # finish (kill, reap, report) before the runner's own hard stop
 HEADLINE_NAMES = 5
+FIND_MODULE_SHARE = 0.5  # find mode: one module gets at most this share of the check's timeout
+FIND_MIN_MODULE_TIMEOUT = 0.5
 
 
 class ModuleNames(StrList):
@@ -122,11 +124,22 @@ class ImportsKind(Kind):
             f"target {python} ({target.reason}); {mode} mode for {len(modules)} module(s)"
             + (", in-process (the target runs envdoctor)" if in_process else "")
         )
+        module_timeout = float(spec.options["module_timeout"])
+        if mode == "find" and len(modules) > 1:
+            # Finding takes milliseconds; only a parent imported to find a child can hang, and
+            # it must not eat the whole check: at most half of it, the rest for the others.
+            share = max(FIND_MIN_MODULE_TIMEOUT, ctx.timeout * FIND_MODULE_SHARE)
+            if share < module_timeout:
+                module_timeout = share
+                ctx.note(
+                    f"each module's deadline: {_seconds(share)} (half the check's "
+                    f"{_seconds(ctx.timeout)}), so one that hangs leaves time for the rest"
+                )
         run = await check_modules(
             python,
             modules,
             mode=mode,
-            module_timeout=float(spec.options["module_timeout"]),
+            module_timeout=module_timeout,
             deadline=ctx.deadline - DEADLINE_MARGIN,
             cwd=ctx.project,
             safe=ctx.session.safe,
@@ -144,10 +157,9 @@ class _Explainer:
 
     def __init__(self, ctx: CheckContext, mode: str, python: str, run: ImportRun) -> None:
         self.ctx, self.mode, self.python, self.run = ctx, mode, python, run
-        # distributions to install, by how: "install" and "reinstall" (named by the table or
-        # the target's metadata) become actions; "guess" (a bare import name) is only advice:
-        # `fix --apply` must not fetch a name nobody vouched for (dependency confusion).
-        self.dists: dict[str, list[str]] = {"install": [], "reinstall": [], "guess": []}
+        # distributions to install, by how; only names the table or the target's metadata
+        # vouch for: a bare import name is never installed (dependency confusion).
+        self.dists: dict[str, list[str]] = {"install": [], "reinstall": []}
         self.other_fixes: list[str] = []
         self.reasons: dict[str, str] = {}
 
@@ -173,6 +185,7 @@ class _Explainer:
         from envdoctor.pkgs.names import (
             PLATFORM_ONLY,
             STDLIB_BUILD_DEPS,
+            added_to_stdlib,
             canonical,
             import_name_for,
             provider_for,
@@ -189,6 +202,15 @@ class _Explainer:
             message = f"not found: removed from the standard library in Python {version}"
             if replacement:
                 return self._fail_install(r, f"{message} (provided by {replacement})", replacement)
+            return Finding(module, Status.FAIL, message)
+        added = added_to_stdlib(module, self.run.version)
+        if added:
+            version, backport = added
+            message = f"not found: in the standard library from Python {version}"
+            if self.run.version:
+                message += f" (the target is {'.'.join(map(str, self.run.version[:2]))})"
+            if backport:
+                message += f"; on older Pythons use {backport}"
             return Finding(module, Status.FAIL, message)
         parent_exists = bool(r.missing) and r.missing != top
         if parent_exists and not table_dist(module):
@@ -226,7 +248,7 @@ class _Explainer:
             )
             return self._fail_install(r, message, provider.dist, "reinstall")
         if provider.source == "guess":
-            return self._fail_install(r, "not found", provider.dist, "guess")
+            return Finding(module, Status.FAIL, "not found: " + self._unknown(top))
         return self._fail_install(r, f"not found (provided by {provider.display})", provider.dist)
 
     def _error(self, r: ModuleReport) -> Finding:
@@ -249,8 +271,10 @@ class _Explainer:
                 message += f" (provided by {provider.display}, required by {provider.required_by})"
             elif provider.source == "table":
                 message += f" (provided by {provider.display})"
-            how = "guess" if provider.source == "guess" else "install"
-            return self._fail_install(r, message, provider.dist, how, found, source)
+            else:  # a guess: never advise installing a name nobody vouched for
+                message += f" ({self._unknown(r.missing.split('.', 1)[0])})"
+                return Finding(r.module, Status.FAIL, message, found=found, source=source)
+            return self._fail_install(r, message, provider.dist, "install", found, source)
         library = missing_shared_library(r.message or "") if r.error_type else None
         fix = None
         if library:
@@ -308,6 +332,25 @@ class _Explainer:
             r.module, Status.FAIL, message, found=found, source=source, fix=shlex.join(argv)
         )
 
+    def _unknown(self, top: str) -> str:
+        """Why no install command is given for `top`, and where it may be instead.
+
+        A bare import name is not a distribution name anybody vouched for: advising
+        `pip install <name>` invites dependency confusion and typosquatting (a private package
+        of the same name, or a look-alike, on the public index). A directory or file of that
+        name in the project is most often the project's own package, not on sys.path.
+        """
+        text = "no installed or known distribution provides it"
+        for where in (Path(top), Path(f"{top}.py"), Path("src") / top):
+            candidate = self.ctx.project / where
+            if candidate.is_dir() or candidate.is_file():
+                shown = f"./{where.as_posix()}"
+                return (
+                    f"{text}; found in the project at {shown} but not importable: install "
+                    "the project (pip install -e .) or put it on sys.path"
+                )
+        return text
+
     # -- the whole check ----------------------------------------------------------------
 
     def outcome(self, findings: list[Finding]) -> Outcome:
@@ -315,7 +358,6 @@ class _Explainer:
         passed = sum(f.status is Status.PASS for f in findings)
         unverified = sum(f.status is Status.SKIP for f in findings)
         total = len(findings)
-        verb = "import" if self.mode == "import" else "found"
         if status in (Status.PASS, Status.SKIP):
             noun = "module imports" if passed == 1 else "modules import"
             if self.mode == "find":
@@ -326,31 +368,18 @@ class _Explainer:
             if status is Status.SKIP:
                 message = f"{unverified} module(s) not verified under --safe"
             return Outcome(status, message, findings)
-        bad = [f for f in findings if f.status is Status.FAIL]
-        quiet = "" if verb == "import" else "not found"  # find mode: the usual reason
-        names = ", ".join(
-            f.subject
-            + ("" if self.reasons.get(f.subject) == quiet else f" ({self.reasons.get(f.subject)})")
-            for f in bad[:HEADLINE_NAMES]
-        )
-        if len(bad) > HEADLINE_NAMES:
-            names += f", +{len(bad) - HEADLINE_NAMES} more"
-        what = "not found"
-        if verb == "import":
-            what = "fails to import" if len(bad) == 1 else "fail to import"
-        message = f"{len(bad)} of {total} modules {what}: {names}"
+        message = self._headline([f for f in findings if f.status is Status.FAIL], total)
         actions: list[list[str]] = []
         for how in ("install", "reinstall"):
             if self.dists[how]:
                 dists = list(dict.fromkeys(self.dists[how]))
                 actions.append(self._install_argv(dists, how == "reinstall"))
         steps = [shlex.join(a) for a in actions]
-        if self.dists["guess"]:
-            guessed = list(dict.fromkeys(self.dists["guess"]))
-            steps.append(shlex.join(self._install_argv(guessed, False)))
-            self.ctx.note(
-                f"guessed distribution name(s), not run by fix --apply: {', '.join(guessed)}"
-            )
+        if actions:
+            from envdoctor.pkgs.evaluate import UV_FALLBACK_NOTE, uv_fallback
+
+            if uv_fallback(self.ctx.project):
+                self.ctx.note(UV_FALLBACK_NOTE)
         steps += list(dict.fromkeys(self.other_fixes))
         return Outcome(
             status,
@@ -359,6 +388,40 @@ class _Explainer:
             fix=" && ".join(steps) if steps else None,
             actions=actions,
         )
+
+    def _headline(self, bad: list[Finding], total: int) -> str:
+        """ "2 of 6 modules not found: a, b; 1 hung: c; 3 not checked: d, e, f".
+
+        Modules whose answer never came (a hang in find mode, the deadline, never tried) are
+        counted apart: calling them "not found" would send the user after a missing package.
+        """
+        apart = ["unfinished", "not checked"]
+        if self.mode == "find":
+            apart.insert(0, "hung")
+        quiet = "not found" if self.mode == "find" else ""  # the usual reason: not repeated
+        main = [f for f in bad if self.reasons.get(f.subject) not in apart]
+        groups: list[tuple[str, list[Finding]]] = []
+        if main:
+            what = "not found"
+            if self.mode == "import":
+                what = "fails to import" if len(main) == 1 else "fail to import"
+            groups.append((what, main))
+        for label in apart:
+            group = [f for f in bad if self.reasons.get(f.subject) == label]
+            if group:
+                groups.append((label, group))
+        parts = []
+        for what, group in groups:
+            shown = []
+            for f in group[:HEADLINE_NAMES]:
+                reason = self.reasons.get(f.subject)
+                shown.append(f.subject if reason in (quiet, what) else f"{f.subject} ({reason})")
+            names = ", ".join(shown)
+            if len(group) > HEADLINE_NAMES:
+                names += f", +{len(group) - HEADLINE_NAMES} more"
+            lead = f"{len(group)} of {total} modules" if not parts else str(len(group))
+            parts.append(f"{lead} {what}: {names}")
+        return "; ".join(parts)
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ Parsing lives in `envdoctor.pkgs`; this module only decides what to read and how
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from envdoctor.options import Bool, Option, OptionType, StrList
 
 if TYPE_CHECKING:
     from envdoctor.pkgs.environment import Environment
-    from envdoctor.pkgs.evaluate import Evaluation
+    from envdoctor.pkgs.evaluate import Evaluation, Problem
     from envdoctor.pkgs.requirements import Req
 
 NOTHING = "nothing to check: set requirements or pyproject"
@@ -118,13 +119,29 @@ class PackagesKind(Kind):
         # The target is inspected (a child interpreter, or the cache) while files are parsed.
         inspecting = asyncio.ensure_future(inspect_environment(ctx))
         inspecting.add_done_callback(lambda t: t.cancelled() or t.exception())
-        reqs, files = await ctx.run_sync(_read, inputs, ctx.project)
+        try:
+            read = await ctx.run_sync(_read, inputs, ctx.project)
+        except ProjectFileError as exc:
+            raise _safe_error(ctx, exc) from None
         env = await inspecting
         consistent = bool(spec.options.get("consistent", True))
         verbose = ctx.session.verbose
-        evaluation, checked = await ctx.run_sync(_evaluate, reqs, env, consistent, verbose)
-        _note_evidence(ctx, env, files, reqs, evaluation, checked)
-        return _outcome(ctx, env, evaluation, checked)
+        evaluation, checked = await ctx.run_sync(_evaluate, read.reqs, env, consistent, verbose)
+        _note_evidence(ctx, env, read.files, read.reqs, evaluation, checked)
+        return _outcome(ctx, env, evaluation, checked, read.via_file, read.index_files)
+
+
+def _safe_error(ctx: CheckContext, exc: ProjectFileError) -> ProjectFileError:
+    """The parser quotes the bad line; that line may hold a secret (a token in a URL, a
+    value that came through ${VAR}). Mask it, and never quote a line of a `.env*` file."""
+    source = exc.source
+    if source is not None and Path(source.path).name.startswith(".env"):
+        message = (
+            "not a valid requirements line (not quoted: the file is named like an "
+            "environment file and may hold secrets)"
+        )
+        return ProjectFileError(message, source)
+    return ProjectFileError(ctx.session.redact(exc.message) or exc.message, source)
 
 
 def _inputs(options: dict[str, Any], project: Path) -> _Inputs | None:
@@ -174,16 +191,40 @@ def _declares_dependencies(path: Path) -> bool:
     return isinstance(table, dict) and "dependencies" in table
 
 
-def _read(inputs: _Inputs, project: Path) -> tuple[list[Req], list[str]]:
-    """Every requirement of every input, and the files that were read (for the evidence)."""
+@dataclass
+class _Read:
+    reqs: list[Req]
+    files: list[str]  # read, for the evidence
+    via_file: dict[str, str] = field(default_factory=dict)  # a file read -> its top file
+    index_files: set[str] = field(default_factory=set)  # top files whose tree sets an index
+
+
+_INDEX_OPTION = re.compile(
+    r"^\s*(?:-i|-f|--index-url|--extra-index-url|--find-links|--no-index)(?:[\s=]|$)", re.M
+)
+
+
+def _read(inputs: _Inputs, project: Path) -> _Read:
+    """Every requirement of every input, the files that were read, and for each file read
+    the requirements file given in the options that includes it (a fix may install that)."""
     from envdoctor.pkgs.requirements import parse_requirements, pyproject_requirements
 
     reqs: list[Req] = []
     files: list[str] = []
+    via_file: dict[str, str] = {}
+    index_files: set[str] = set()
     for name in inputs.requirements:
         path = project / name
-        reqs += parse_requirements(path, project)
-        files.append(_display(path, project))
+        found = parse_requirements(path, project)
+        reqs += found
+        shown = _display(path, project)
+        files.append(shown)
+        top = str(path.resolve())
+        tree = {shown, *(r.source.rsplit(":", 1)[0] for r in found if ":" in r.source)}
+        for member in tree:
+            via_file.setdefault(member, top)
+            if _sets_an_index(project / member):
+                index_files.add(top)
     if inputs.pyproject is not None:
         shown = _display(inputs.pyproject, project)
         if not inputs.pyproject.is_file():
@@ -200,7 +241,14 @@ def _read(inputs: _Inputs, project: Path) -> tuple[list[Req], list[str]]:
         where = req.source.rsplit(":", 1)[0] if ":" in req.source else req.source
         if where and where not in files:
             files.append(where)
-    return reqs, files
+    return _Read(reqs, files, via_file, index_files)
+
+
+def _sets_an_index(path: Path) -> bool:
+    try:
+        return _INDEX_OPTION.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
 
 
 def _display(path: Path, project: Path) -> str:
@@ -251,30 +299,64 @@ def _note_evidence(
 
 
 def _outcome(
-    ctx: CheckContext, env: Environment, evaluation: Evaluation, checked: Evaluation | None
+    ctx: CheckContext,
+    env: Environment,
+    evaluation: Evaluation,
+    checked: Evaluation | None,
+    via_file: dict[str, str] | None = None,
+    index_files: set[str] | None = None,
 ) -> Outcome:
-    from envdoctor.pkgs.evaluate import display_command, install_command, merge_install
+    from envdoctor.pkgs.evaluate import (
+        UV_FALLBACK_NOTE,
+        display_command,
+        externally_managed,
+        install_command,
+        merge_install,
+        uv_fallback,
+        venv_command,
+    )
 
     python = str(ctx.session.target.executable)
     problems = evaluation.problems + (checked.problems if checked else [])
+    _install_from_files(ctx, problems, via_file or {}, index_files or set())
+    managed = externally_managed(env.info)
+    if managed:
+        ctx.note(
+            f"the target is externally managed (PEP 668: {env.info.stdlib}/EXTERNALLY-MANAGED) "
+            "and not a virtual environment: pip would refuse to install into it, so the fix "
+            "creates a venv (not run by fix --apply)"
+        )
+    elif any(p.install for p in problems) and uv_fallback(ctx.project):
+        ctx.note(UV_FALLBACK_NOTE)
+
+    def command(specs: list[str], reinstall: bool = False) -> list[str]:
+        argv = install_command(python, specs, ctx.project)
+        if reinstall:  # installed but broken: put its files back, touch nothing else
+            argv += ["--reinstall" if argv[0] == "uv" else "--force-reinstall", "--no-deps"]
+        return argv
+
     findings: list[Finding] = []
     for problem in problems:
         finding = problem.finding
         if problem.install:  # a whole command, not just the spec (DESIGN.md §7)
-            finding.fix = display_command(
-                install_command(python, list(problem.install), ctx.project)
-            )
+            if managed:
+                finding.fix = venv_command(python, list(problem.install), ctx.project)
+            else:
+                finding.fix = display_command(command(list(problem.install), problem.reinstall))
         findings.append(finding)
     findings += evaluation.passes
-    specs = merge_install(p.install for p in problems if p.install)
+    specs = merge_install(p.install for p in problems if p.install and not p.reinstall)
+    broken = merge_install(p.install for p in problems if p.install and p.reinstall)
     actions: list[list[str]] = []
     fix: str | None = None
-    if specs:
-        argv = install_command(python, specs, ctx.project)
-        if argv[0] != "uv" and "pip" not in env.distributions:
+    if managed and (specs or broken):
+        fix = venv_command(python, merge_install([tuple(specs), tuple(broken)]), ctx.project)
+    elif specs or broken:
+        argvs = ([command(specs)] if specs else []) + ([command(broken, True)] if broken else [])
+        if argvs[0][0] != "uv" and "pip" not in env.distributions:
             # A venv made --without-pip: `-m pip` would fail; ensurepip is stdlib and offline.
             actions.append([python, "-m", "ensurepip"])
-        actions.append(argv)
+        actions += argvs
         fix = " && ".join(display_command(a) for a in actions)
     status = worst(f.status for f in findings)
     return Outcome(
@@ -284,6 +366,34 @@ def _outcome(
         fix=fix,
         actions=actions,
     )
+
+
+def _install_from_files(
+    ctx: CheckContext,
+    problems: list[Problem],
+    via_file: dict[str, str],
+    index_files: set[str],
+) -> None:
+    """`pip install -r <file>` instead of the requirement itself, where that is the only
+    command that works: the file sets an index (--index-url, --find-links: installing the
+    bare name would fetch it from PyPI instead, a dependency-confusion risk), or the URL's
+    text was masked (`***`) or holds `${VAR}` (the printed URL would be broken)."""
+    from envdoctor.pkgs.evaluate import display_command
+
+    for problem in problems:
+        if not problem.install or problem.reinstall:
+            continue
+        source = problem.finding.source or ""
+        top = via_file.get(source.rsplit(":", 1)[0] if ":" in source else source)
+        hidden = any("***" in arg or "${" in arg for arg in problem.install)
+        if top is not None and (hidden or top in index_files):
+            problem.install = ("-r", top)
+        elif hidden:  # no file to install from: a broken URL is no fix
+            problem.install = ()
+            problem.finding.fix = None
+            ctx.note(f"{problem.finding.subject}: its URL is masked, no install command given")
+        if problem.install:
+            problem.finding.fix = display_command(problem.install)
 
 
 def _message(evaluation: Evaluation, checked: Evaluation | None) -> str:

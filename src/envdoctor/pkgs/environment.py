@@ -9,10 +9,16 @@ headers of a whole environment together). The rule for duplicates is importlib's
 directory on `sys.path` wins.
 
 The result is cached in the user cache directory (envdoctor.cache), keyed on the interpreter
-and the modification times of every directory scanned: installing or removing a distribution
-creates or deletes its metadata directory, which changes its parent's mtime. One inspection is
-shared by every check of a run (memoised on the Session) and re-validated with a few `stat`
-calls each time it is asked for again, so a re-check after `fix --apply` sees the new state.
+and on the modification time (or absence) of everything that decides the answer, the "watch
+list": installing or removing a distribution creates or deletes its metadata directory, which
+changes its parent's mtime; but a cache hit also reuses the target's `sys.path` without asking
+the target, so the list holds every entry of that `sys.path` (empty and missing ones too), every
+directory whose `.pth` files `site` processes (site-packages, the user site) with each of those
+`.pth` files and every directory they name (missing ones too: creating one puts it on the path),
+and the files of `.egg-info` metadata, which `setup.py develop` rewrites in place. A hit costs one
+`stat` per watched path. One inspection is shared by every check of a run (memoised on the
+Session) and re-validated the same way each time it is asked for again, so a re-check after
+`fix --apply` sees the new state.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ if TYPE_CHECKING:
     from envdoctor.context import CheckContext, Session
 
 CACHE_SECTION = "environments"
-CACHE_FORMAT = 1  # bump when the cached shape or the reading rules change
+CACHE_FORMAT = 2  # bump when the cached shape or the reading rules change
 CACHE_KEEP = 64  # entries (interpreters) kept; the least recently written go first
 
 # A directory modified this recently may change again within the same timestamp tick, which a
@@ -73,6 +79,9 @@ class Environment:
     shadowed: list[Dist] = field(default_factory=list)  # later duplicates, hidden by a winner
     notes: list[str] = field(default_factory=list)  # what was read, skipped, cached: evidence
     scanned: list[tuple[str, int]] = field(default_factory=list)  # (directory, mtime_ns)
+    # (path, mtime_ns or None when missing) of everything the answer depends on: see the module
+    # docstring. Equal stats now => the same sys.path and the same distributions.
+    watched: list[tuple[str, int | None]] = field(default_factory=list)
     interpreter_key: dict[str, Any] = field(default_factory=dict, repr=False)
     seconds: float = 0.0  # how long the inspection took
 
@@ -88,7 +97,7 @@ def canonical(name: str) -> str:
 async def inspect_environment(ctx: CheckContext) -> Environment:
     """The target's environment, inspected once per run and shared by every check.
 
-    A finished inspection is re-validated with a `stat` of each scanned directory before it is
+    A finished inspection is re-validated with a `stat` of each watched path before it is
     handed out again (about 50 µs), so a check that runs after `pip install` never sees the
     state from before. Each caller gets the inspection's notes in its own evidence.
     """
@@ -150,6 +159,9 @@ def cached_target_info(session: Session) -> TargetInfo | None:
     if not isinstance(data, dict) or data.get("key") != key:
         return None
     try:
+        # Its sys.path is reused as it is: only while nothing that decides it has changed.
+        if _changed(_watched_from_json(data["watch"])):
+            return None
         return _info_from_json(data["info"])
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
@@ -160,7 +172,12 @@ def _still_valid(env: Environment) -> bool:
         env.interpreter_key["path"]
     ):
         return False
-    return all(_mtime_ns(path) == mtime for path, mtime in env.scanned)
+    return not _changed(env.watched or env.scanned)
+
+
+def _changed(watched: list[tuple[str, int | None]] | list[tuple[str, int]]) -> bool:
+    """True when any watched path's mtime (or existence) differs: one stat each."""
+    return any(_mtime_ns(path) != mtime for path, mtime in watched)
 
 
 # -- one inspection -------------------------------------------------------------------------
@@ -190,24 +207,20 @@ async def _inspect(ctx: CheckContext) -> Environment:
 
     running = target.is_running_interpreter
     if running:
+        # Our own sys.path is always current (computed when this process started); the cached
+        # one must be the same list.
         raw, stdlib = _running_path(), os.path.dirname(os.__file__)
-        dirs = _stat_dirs(raw, stdlib)
-        env = _from_cache(cached, dirs, notes)
+        env = _from_cache(cached, raw, notes)
         info = await ctx.target_info()
         if env is not None:
             env.info = info
     else:
-        env = None
-        if cached is not None:
-            try:
-                raw, stdlib = list(cached["raw_path"]), str(cached["stdlib"])
-            except (KeyError, TypeError):
-                raw, stdlib = [], ""
-            env = _from_cache(cached, _stat_dirs(raw, stdlib), notes)
+        # A hit reuses the cached sys.path without asking the target: _from_cache takes it
+        # only when every watched path (see the module docstring) is as it was.
+        env = _from_cache(cached, None, notes)
         if env is None:
             info = await ctx.target_info()  # one child answers version, markers and sys.path
             raw, stdlib = list(info.sys_path), info.stdlib
-            dirs = _stat_dirs(raw, stdlib)
     if env is not None:
         if not running and session.target_info_result is not None:
             env.info = session.target_info_result  # one truth per run
@@ -219,6 +232,7 @@ async def _inspect(ctx: CheckContext) -> Environment:
         )
         return env
 
+    dirs = _stat_dirs(raw, stdlib)
     env = await ctx.run_sync(_scan_and_store, info, dirs, raw, stdlib, key, entry, notes)
     env.seconds = time.perf_counter() - started
     env.notes.append(
@@ -244,9 +258,19 @@ def _scan_and_store(
     env = scan(info, dirs)
     env.notes[:0] = notes
     env.interpreter_key = key
+    env.watched, consistent = _watch_list(info, raw, stdlib, dirs, env)
     if entry is None:
         return env
-    racy = [p for p, m in dirs if m > now - (RACY_COARSE_NS if m % 1_000_000_000 == 0 else RACY_NS)]
+    if not consistent:
+        # A .pth file names a directory the sys.path we were given lacks: it changed after
+        # the target computed it. Right for this run; a later run asks the target again.
+        env.notes.append("environment cache: not written (sys.path changed while it was read)")
+        return env
+    racy = [
+        p
+        for p, m in env.watched
+        if m is not None and m > now - (RACY_COARSE_NS if m % 1_000_000_000 == 0 else RACY_NS)
+    ]
     if racy:
         env.notes.append(f"environment cache: not written ({racy[0]} changed just now)")
         return env
@@ -339,6 +363,116 @@ def _stat_dirs(raw: list[str], stdlib: str) -> list[tuple[str, int]]:
     return out
 
 
+def _watch_list(
+    info: TargetInfo,
+    raw: list[str],
+    stdlib: str,
+    dirs: list[tuple[str, int]],
+    env: Environment,
+) -> tuple[list[tuple[str, int | None]], bool]:
+    """Everything the answer depends on, with its mtime (None: missing), and whether `raw`
+    agrees with the `.pth` files of the target's own site directories as they are now.
+
+    - every sys.path entry (a missing or empty one too: `pip install --target` fills it);
+    - every directory whose `.pth` files `site` processes, each of its `.pth` files (setuptools
+      rewrites easy-install.pth in place) and each directory they name (a missing one joins
+      sys.path when it is created); the site-packages directories the target would have even
+      though they do not exist yet are watched for their creation;
+    - `.egg-link` files and `.egg-info` metadata files, which are rewritten in place.
+    The scanned directories keep the mtimes they were scanned with.
+    """
+    watched: dict[str, int | None] = dict(dirs)
+    skip = os.path.normpath(stdlib) if stdlib else None
+
+    def add(path: str) -> None:
+        if path not in watched:
+            watched[path] = _mtime_ns(path)
+
+    on_path: dict[str, None] = {}
+    for entry in raw:
+        path = os.path.normpath(os.path.abspath(entry))
+        on_path[path] = None
+        if path != skip and not (skip and os.path.dirname(path) == skip):
+            add(path)
+    consistent = True
+    own = [os.path.normpath(p) + os.sep for p in {info.prefix, info.base_prefix} if p]
+    for holder in _pth_holders(info, list(on_path)):
+        add(holder)
+        if holder not in on_path:
+            continue  # not processed by `site` now: only its creation matters
+        for pth, named in _pth_files(holder):
+            add(pth)
+            for path in named:
+                add(path)
+                # `site` puts every existing named path on sys.path; checked for the target's
+                # own site directories (a user-site or other entry may not be processed).
+                if (
+                    watched[path] is not None
+                    and path not in on_path
+                    and any(holder.startswith(p) for p in own)
+                ):
+                    consistent = False
+    for dist in (*env.distributions.values(), *env.shadowed):
+        if dist.path.endswith(".egg-info"):
+            add(os.path.dirname(dist.path))  # an egg-link's target directory
+            add(dist.path)
+            for name in ("PKG-INFO", "requires.txt", "top_level.txt"):
+                add(os.path.join(dist.path, name))
+    for link in env.__dict__.get("_egg_links", ()):
+        add(link)
+    return list(watched.items()), consistent
+
+
+def _pth_holders(info: TargetInfo, on_path: list[str]) -> list[str]:
+    """Directories whose `.pth` files `site` reads: the site-packages / dist-packages entries
+    of sys.path (the user site included), and the target's own site-packages directories
+    that do not exist (yet) - creating one with a `.pth` file in it changes sys.path."""
+    holders = [p for p in on_path if os.path.basename(p) in ("site-packages", "dist-packages")]
+    if os.name == "nt":  # pragma: no cover - Windows
+        holders.append(os.path.normpath(info.prefix))
+        holders.append(os.path.join(os.path.normpath(info.prefix), "Lib", "site-packages"))
+    elif info.prefix and len(info.version_info) >= 2:
+        prefix = os.path.normpath(info.prefix)
+        xy = f"python{info.version_info[0]}.{info.version_info[1]}"
+        holders += [
+            os.path.join(prefix, "lib", xy, "site-packages"),
+            os.path.join(prefix, "lib64", xy, "site-packages"),
+            os.path.join(prefix, "local", "lib", xy, "dist-packages"),
+            os.path.join(prefix, "lib", "python3", "dist-packages"),
+        ]
+    seen: dict[str, str] = {}
+    for path in holders:
+        real = os.path.realpath(path)  # venvs link lib64 to lib: one directory, one spelling
+        seen.setdefault(real, path)
+    return list(seen.values())
+
+
+def _pth_files(sitedir: str) -> list[tuple[str, list[str]]]:
+    """Each `.pth` file of a site directory with the paths its lines name, as `site` reads
+    them (comments, blank lines and `import` lines are not paths; files named with a leading
+    dot are skipped by Python 3.13+ and watched anyway)."""
+    try:
+        names = sorted(n for n in os.listdir(sitedir) if n.endswith(".pth"))
+    except OSError:
+        return []
+    out: list[tuple[str, list[str]]] = []
+    for name in names:
+        pth = os.path.join(sitedir, name)
+        named: list[str] = []
+        try:
+            with open(pth, encoding="utf-8-sig", errors="replace") as f:
+                for line in f:
+                    if line.startswith("#") or line.startswith(("import ", "import\t")):
+                        continue
+                    line = line.rstrip()
+                    if line and not name.startswith("."):
+                        named.append(os.path.normpath(os.path.join(sitedir, line)))
+        except OSError:
+            pass
+        out.append((pth, named))
+    return out
+
+
 # -- reading metadata from disk ---------------------------------------------------------------
 
 
@@ -348,6 +482,7 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
     shadowed: list[Dist] = []
     notes: list[str] = []
     site_dirs: list[str] = []
+    egg_links: list[str] = []  # rewritten in place: watched by the cache
     for directory, _mtime in dirs:
         try:
             names = sorted(n for n in os.listdir(directory) if n.endswith(_META_SUFFIXES))
@@ -356,6 +491,8 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
             continue
         holds = False
         for name in names:
+            if name.endswith(".egg-link"):
+                egg_links.append(os.path.join(directory, name))
             dist = read_distribution(directory, name, notes)
             if dist is None:
                 continue
@@ -373,7 +510,7 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
                 )
         if holds:
             site_dirs.append(directory)
-    return Environment(
+    env = Environment(
         info=info,
         site_dirs=site_dirs,
         distributions=distributions,
@@ -381,6 +518,8 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
         notes=notes,
         scanned=list(dirs),
     )
+    env.__dict__["_egg_links"] = egg_links
+    return env
 
 
 def _same_path(a: str, b: str) -> bool:
@@ -688,6 +827,7 @@ def _to_json(env: Environment, raw: list[str], stdlib: str, key: dict[str, Any])
         "raw_path": raw,
         "stdlib": stdlib,
         "dirs": [[p, m] for p, m in env.scanned],
+        "watch": [[p, m] for p, m in env.watched],
         "info": info,
         "site_dirs": env.site_dirs,
         "dists": [_dist_row(d) for d in env.distributions.values()],
@@ -711,15 +851,28 @@ def _info_from_json(raw: dict[str, Any]) -> TargetInfo:
     )
 
 
+def _watched_from_json(rows: list[Any]) -> list[tuple[str, int | None]]:
+    return [(str(p), None if m is None else int(m)) for p, m in rows]
+
+
 def _from_cache(
-    data: dict[str, Any] | None, dirs: list[tuple[str, int]], notes: list[str]
+    data: dict[str, Any] | None, raw: list[str] | None, notes: list[str]
 ) -> Environment | None:
-    """The cached environment when every scanned directory is as it was; else None."""
+    """The cached environment when nothing it depends on changed; else None.
+
+    `raw`: the running interpreter's own sys.path, which the cached one must equal; None for
+    another interpreter, whose cached sys.path is reused (the watch list vouches for it)."""
     if data is None:
         return None
     try:
-        if [(str(p), int(m)) for p, m in data["dirs"]] != dirs:
-            notes.append("environment cache: a site directory changed since it was cached")
+        if raw is not None and [str(p) for p in data["raw_path"]] != raw:
+            notes.append("environment cache: sys.path changed since it was cached")
+            return None
+        watched = _watched_from_json(data["watch"])
+        if _changed(watched):
+            notes.append(
+                "environment cache: sys.path or a site directory changed since it was cached"
+            )
             return None
         info = _info_from_json(data["info"])
         distributions = {}
@@ -734,7 +887,8 @@ def _from_cache(
             from_cache=True,
             shadowed=shadowed,
             notes=[*notes, *(str(n) for n in data["notes"])],
-            scanned=list(dirs),
+            scanned=[(str(p), int(m)) for p, m in data["dirs"]],
+            watched=watched,
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         notes.append("environment cache: entry malformed, ignored")

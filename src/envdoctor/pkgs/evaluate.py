@@ -17,6 +17,8 @@ one combined command (`install_command`).
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ class Problem:
 
     finding: Finding
     install: tuple[str, ...] = ()
+    reinstall: bool = False  # installed but broken: `--force-reinstall --no-deps`, apart
 
 
 @dataclass
@@ -77,11 +80,44 @@ def consistency(env: Environment) -> list[Finding]:
     return check_consistency(env).findings
 
 
-def install_command(target_python: str, specs: list[str], project: Path) -> list[str]:
-    """The argv that installs `specs` into the target: uv's when the project uses uv."""
-    if (project / "uv.lock").exists():
+def install_command(
+    target_python: str, specs: list[str], project: Path, *, path: str | None = None
+) -> list[str]:
+    """The argv that installs `specs` into the target: uv's when the project uses uv and uv
+    is on PATH (`path`: the search path, default $PATH), else the target's own pip."""
+    if uv_fallback(project, path) is False:
         return ["uv", "pip", "install", "--python", target_python, *specs]
     return [target_python, "-m", "pip", "install", *specs]
+
+
+def uv_fallback(project: Path, path: str | None = None) -> bool | None:
+    """None: not a uv project; False: uv is used; True: `uv.lock` is there but uv is not on
+    PATH, so the fix falls back to pip (a command that cannot run helps nobody)."""
+    if not (project / "uv.lock").exists():
+        return None
+    import shutil
+
+    return shutil.which("uv", path=path) is None
+
+
+UV_FALLBACK_NOTE = "uv.lock is present but uv is not on PATH: the fix uses the target's pip"
+
+
+def externally_managed(info: object) -> bool:
+    """PEP 668: the target's stdlib holds EXTERNALLY-MANAGED and the target is not a venv, so
+    `pip install` would refuse (error: externally-managed-environment)."""
+    stdlib = getattr(info, "stdlib", "")
+    if not stdlib or getattr(info, "in_virtualenv", True):
+        return False
+    return os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED"))
+
+
+def venv_command(target_python: str, specs: list[str], project: Path) -> str:
+    """The fix for an externally managed target: a project venv, and the install into it."""
+    venv = project.resolve() / ".venv"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    make = display_command([target_python, "-m", "venv", str(venv)])
+    return f"{make} && {display_command([str(python), '-m', 'pip', 'install', *specs])}"
 
 
 def display_command(argv: Sequence[str]) -> str:
@@ -96,10 +132,17 @@ def check_requirements(reqs: list[Req], env: Environment, *, passes: bool = Fals
     """The detailed form of `evaluate`: problems with their install arguments, and counts."""
     walker = _Walker(env)
     constraints = _constraints(reqs, walker)
+    broken = broken_metadata(env)
     out = Evaluation()
+    local_seen: set[str] = set()
     for req in reqs:
         if req.constraint:
             continue
+        if req.path is not None:
+            # `-e ./lib` in one file and `./lib` in another: one package, one finding
+            if req.path in local_seen:
+                continue
+            local_seen.add(req.path)
         out.listed += 1
         applicable = walker.req_marker(req)
         if applicable is None:
@@ -127,6 +170,21 @@ def check_requirements(reqs: list[Req], env: Environment, *, passes: bool = Fals
                     )
                 )
             continue
+        if req.editable and req.path is not None and not os.path.isdir(req.path):
+            out.applicable += 1
+            out.unmet += 1
+            out.problems.append(
+                Problem(
+                    Finding(
+                        req.name or req.text,
+                        Status.ERROR,
+                        f"-e {req.text}: {req.url} is not a directory (pip refuses it: "
+                        "not a valid editable requirement)",
+                        source=req.source,
+                    )
+                )
+            )
+            continue
         if req.unverified or not req.name:
             out.unverified += 1
             reason = req.unverified or "the distribution name is unknown"
@@ -142,9 +200,10 @@ def check_requirements(reqs: list[Req], env: Environment, *, passes: bool = Fals
             )
             continue
         out.applicable += 1
-        found = _check_one(req, env, walker, constraints.get(req.name, []))
+        found = _check_one(req, env, walker, constraints.get(req.name, []), broken)
         if found:
-            out.unmet += 1
+            if any(p.finding.status in (Status.FAIL, Status.ERROR) for p in found):
+                out.unmet += 1
             out.problems.extend(found)
         elif passes:
             out.passes.append(_pass_finding(req, env.distributions[req.name]))
@@ -174,7 +233,35 @@ def _constraints(reqs: Iterable[Req], walker: _Walker) -> dict[str, list[_Limit]
     return limits
 
 
-def _check_one(req: Req, env: Environment, walker: _Walker, limits: list[_Limit]) -> list[Problem]:
+_SKIPPED = re.compile(r"^(?P<path>.+?\.(?:dist|egg)-info): skipped \((?P<why>.*)\)$")
+
+
+def broken_metadata(env: Environment) -> dict[str, tuple[str, str]]:
+    """Canonical name -> (metadata directory, why) for metadata the inspection skipped.
+
+    A dist-info without METADATA, or with unreadable METADATA, is invisible to importlib and
+    to pip's resolver, yet its files are there: "not installed" would be the wrong story.
+    The environment says so only in its notes ("<dir>: skipped (no METADATA)").
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for note in env.notes:
+        match = _SKIPPED.match(note)
+        if match is None:
+            continue
+        stem = os.path.basename(match["path"]).rsplit(".", 1)[0]
+        name = canonicalize_name(stem.partition("-")[0])
+        if name and name not in env.distributions:
+            out.setdefault(name, (match["path"], match["why"]))
+    return out
+
+
+def _check_one(
+    req: Req,
+    env: Environment,
+    walker: _Walker,
+    limits: list[_Limit],
+    broken: Mapping[str, tuple[str, str]] | None = None,
+) -> list[Problem]:
     """The problems of one applicable requirement, its extras' requirements included."""
     dist = env.distributions.get(req.name)
     own = _specifier(req.specifier)
@@ -182,6 +269,23 @@ def _check_one(req: Req, env: Environment, walker: _Walker, limits: list[_Limit]
     for limit in limits:
         combined = combined & limit.specifier
     install = _req_install(req, combined)
+    if dist is None and broken and req.name in broken:
+        where, why = broken[req.name]
+        return [
+            Problem(
+                Finding(
+                    req.name,
+                    Status.FAIL,
+                    f"installed but its metadata is broken ({why}: {where})",
+                    expected=str(combined) or "any version",
+                    found="broken metadata",
+                    source=req.source,
+                    fix=display_command([*install, "--force-reinstall", "--no-deps"]),
+                ),
+                install,
+                reinstall=True,
+            )
+        ]
     if dist is None:
         return [
             Problem(
@@ -299,9 +403,10 @@ def _no_extra_finding(event: _Event, source: str | None) -> Finding:
     dist = event.dist
     declared = ", ".join(dist.provides_extras) or "none"
     via = f" (needed by {event.via})" if event.via else ""
+    # pip only warns ("does not provide the extra") and installs the rest: a warning here too
     return Finding(
         dist.name,
-        Status.FAIL,
+        Status.WARN,
         f"{dist.name} {dist.version} has no extra '{event.missing_extra}'{via}",
         expected=f"extra '{event.missing_extra}'",
         found=f"extras: {declared}",
@@ -329,12 +434,16 @@ def _pass_finding(req: Req, dist: Dist) -> Finding:
 
 def _req_install(req: Req, combined: SpecifierSet) -> tuple[str, ...]:
     """The pip arguments that install one requirement as the project wants it."""
+    extras = f"[{','.join(req.extras)}]" if req.extras else ""
+    if req.path is not None:
+        # absolute: the fix must work from any directory (pip reads paths from its cwd);
+        # an editable's extras are part of the argument (`-e '/abs/proj[test]'`)
+        return ("-e", f"{req.path}{extras}") if req.editable else (f"{req.path}{extras}",)
     if req.editable and req.url:
         return ("-e", req.url)
     if req.url:
         # A direct reference: pip needs the URL itself (the name alone may resolve elsewhere).
         return (req.text,)
-    extras = f"[{','.join(req.extras)}]" if req.extras else ""
     return (f"{req.name}{extras}{combined}",)
 
 
@@ -361,7 +470,8 @@ def check_consistency(env: Environment) -> Evaluation:
                 events = walker.extra_deps(installed, _canonical_extras(dep), chain=needer)
                 problems += _chained_consistency(events, env)
             if problems:
-                out.unmet += 1
+                if any(p.finding.status in (Status.FAIL, Status.ERROR) for p in problems):
+                    out.unmet += 1
                 out.problems.extend(problems)
     return out
 

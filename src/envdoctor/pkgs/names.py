@@ -102,6 +102,19 @@ REMOVED_STDLIB: dict[str, tuple[tuple[int, int], str | None]] = {
     "cgitb": ((3, 13), "legacy-cgi"),
 }
 
+# Modules that joined the standard library later: (first Python version, backport to use before).
+# `import tomllib` on 3.10 is not fixed by installing anything: the code must import the
+# backport under its own name (or run on a newer Python), so this is a hint, never a pip fix.
+ADDED_STDLIB: dict[str, tuple[tuple[int, int], str | None]] = {
+    "tomllib": ((3, 11), "tomli"),
+    "zoneinfo": ((3, 9), "backports.zoneinfo"),
+    "graphlib": ((3, 9), "graphlib_backport"),
+    "importlib.metadata": ((3, 8), "importlib_metadata"),
+    "importlib.resources": ((3, 7), "importlib_resources"),
+    "dataclasses": ((3, 7), "dataclasses"),
+    "contextvars": ((3, 7), "contextvars"),
+}
+
 # Standard-library modules that exist only when Python was built with a system library.
 STDLIB_BUILD_DEPS: dict[str, str] = {
     "tkinter": "Tk (Debian/Ubuntu: apt-get install python3-tk, or tk-dev before building Python)",
@@ -245,6 +258,21 @@ def removed_from_stdlib(
         return None
     (major, minor), replacement = entry
     return f"{major}.{minor}", replacement
+
+
+def added_to_stdlib(module: str, version: tuple[int, ...] | None) -> tuple[str, str | None] | None:
+    """("3.11", backport or None) when `module` joined the standard library after `version`."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        entry = ADDED_STDLIB.get(".".join(parts[:end]))
+        if entry is not None:
+            break
+    else:
+        return None
+    if version is None or tuple(version[:2]) >= entry[0]:
+        return None
+    (major, minor), backport = entry
+    return f"{major}.{minor}", backport
 
 
 def missing_shared_library(message: str) -> tuple[str, str] | None:

@@ -43,7 +43,7 @@ import re
 import shlex
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -64,6 +64,9 @@ class Req:
     source: str  # "requirements.txt:12" / "pyproject.toml:7" (path relative to the project)
     constraint: bool = False  # came from a -c/--constraint file: only limits versions
     unverified: str | None = None  # why it cannot be verified (then `name` may be "")
+    # The absolute local path of a directory, archive or editable path (None otherwise): a fix
+    # command must work from any directory, and pip reads relative paths from its cwd.
+    path: str | None = field(default=None, compare=False)
 
 
 UNKNOWN_EDITABLE = "editable install whose name is unknown"
@@ -397,6 +400,10 @@ class _Reader:
                 path_extras = ()
 
         url_shown = _mask(hide(link)) if link is not None else None
+        local_path = None
+        if kind in ("dir", "archive") and link is not None and hide(link) == link:
+            # (a path that came through ${VAR} keeps its value out of any fix command)
+            local_path = os.path.normpath(os.path.join(self.project, link))
         if req_string is None:
             if constraint:
                 fail(f"{text!r}: unnamed requirements are not allowed as constraints")
@@ -404,12 +411,14 @@ class _Reader:
             if kind == "dir" and link is not None:
                 dir_name, why = self.dir_name(os.path.join(self.project, link))
             if dir_name:
-                return Req(dir_name, text, "", path_extras, marker, url_shown, False, where)
+                found = (dir_name, text, "", path_extras, marker, url_shown, False, where)
+                return Req(*found, path=local_path)
             reason = {
                 "url": UNKNOWN_URL,
                 "dir": f"{UNKNOWN_DIRECTORY}{': ' + why if why else ''}",
             }.get(kind, UNKNOWN_ARCHIVE)
-            return Req("", text, "", path_extras, marker, url_shown, False, where, False, reason)
+            unnamed = ("", text, "", path_extras, marker, url_shown, False, where, False, reason)
+            return Req(*unnamed, path=local_path)
 
         name_, extras, specifier, pep508_url, own_marker = _pep508(req_string, text, hide, fail)
         extras = tuple(sorted({*extras, *path_extras}))
@@ -419,7 +428,18 @@ class _Reader:
             url_shown = _mask(hide(pep508_url))
         if own_marker is not None:  # only an #egg= fragment could carry one
             marker = own_marker if marker is None else f"({own_marker}) and ({marker})"
-        return Req(name_, text, specifier, extras, marker, url_shown, False, where, constraint)
+        return Req(
+            name_,
+            text,
+            specifier,
+            extras,
+            marker,
+            url_shown,
+            False,
+            where,
+            constraint,
+            path=local_path,
+        )
 
     def _from_url(self, url: str, text: str, fail: Callable[[str], NoReturn]) -> str | None:
         """The requirement string pip derives from a URL line: the wheel's name==version, else
@@ -453,14 +473,14 @@ class _Reader:
             fail(f"-e {text}: editable requirements are not allowed as constraints")
         stripped, extras_text = _strip_extras(value)
         extras = _extras_of(extras_text, text, fail) if extras_text else ()
-        local = os.path.join(self.project, stripped)
+        local = os.path.normpath(os.path.join(self.project, stripped))
         url_shown = _mask(hide(stripped))
         if os.path.isdir(local):
             name, why = self.dir_name(local)
             if name:
-                return Req(name, text, "", extras, None, url_shown, True, where)
+                return Req(name, text, "", extras, None, url_shown, True, where, path=local)
             reason = f"{UNKNOWN_EDITABLE}{': ' + why if why else ''}"
-            return Req("", text, "", extras, None, url_shown, True, where, False, reason)
+            return Req("", text, "", extras, None, url_shown, True, where, False, reason, local)
         if re.match(_FILE_URL, stripped):
             egg = re.search(_EGG, stripped)
             if egg:
@@ -489,7 +509,7 @@ class _Reader:
             return Req(name, text, specifier, egg_extras, None, _mask(hide(url)), True, where)
         if scheme is None or len(scheme) == 1:  # a path (C:\... is a path, not a scheme)
             reason = f"{UNKNOWN_EDITABLE}: {url_shown} is not a directory in the project"
-            return Req("", text, "", extras, None, url_shown, True, where, False, reason)
+            return Req("", text, "", extras, None, url_shown, True, where, False, reason, local)
         fail(
             f"-e {text}: not a valid editable requirement; it should be a path to a local "
             "project or a VCS URL (git+, hg+, svn+ or bzr+)"
