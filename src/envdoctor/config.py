@@ -308,9 +308,10 @@ def load_config(
     if config_files:
         seen: set[Path] = set()
         for path in config_files:
-            full = (path if path.is_absolute() else Path.cwd() / path).resolve()
-            if full not in seen:  # the same file twice is one module, not duplicate ids
-                seen.add(full)
+            full = path if path.is_absolute() else Path.cwd() / path
+            key = full.resolve()
+            if key not in seen:  # the same file twice is one module, not duplicate ids
+                seen.add(key)
                 _load_module(loader, full)
     else:
         if pyproject is not None and isinstance(tool, dict):
