@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--venv", type=Path, help="an existing venv with envdoctor installed")
     args = parser.parse_args()
 
-    venv = args.venv or _fresh_venv()
+    venv = args.venv.resolve() if args.venv else _fresh_venv()
     python = str(venv / "bin" / "python")
     envdoctor = str(venv / "bin" / "envdoctor")
     listener = socket.socket()
