@@ -109,6 +109,7 @@ class TcpKind(Kind):
             Refused,
             connect,
             format_address,
+            is_ip_literal,
         )
 
         try:
@@ -146,21 +147,13 @@ class TcpKind(Kind):
         conn.writer.close()
         with contextlib.suppress(OSError, asyncio.TimeoutError):
             await asyncio.wait_for(conn.writer.wait_closed(), min(0.1, _left(ctx)))
-        shown = conn.peer if _is_literal(bare) else f"{target} ({conn.peer})"
+        shown = conn.peer if is_ip_literal(bare) else f"{target} ({conn.peer})"
         return Outcome(Status.PASS, f"connected to {shown} in {format_elapsed(conn.elapsed)}")
 
 
 def _left(ctx: CheckContext) -> float:
     """Time left for a step, stopping GRACE short of the runner's own deadline."""
     return max(0.001, ctx.remaining() - GRACE)
-
-
-def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
 
 
 async def _local_hint(ctx: CheckContext, port: int, ips: list[str]) -> str | None:

@@ -149,13 +149,8 @@ def check_requirements(reqs: list[Req], env: Environment, *, passes: bool = Fals
             out.applicable += 1
             out.unmet += 1
             out.problems.append(
-                Problem(
-                    Finding(
-                        req.name or req.text,
-                        Status.ERROR,
-                        f"cannot evaluate the marker {req.marker!r} for the target",
-                        source=req.source,
-                    )
+                _req_problem(
+                    req, Status.ERROR, f"cannot evaluate the marker {req.marker!r} for the target"
                 )
             )
             continue
@@ -174,30 +169,18 @@ def check_requirements(reqs: list[Req], env: Environment, *, passes: bool = Fals
             out.applicable += 1
             out.unmet += 1
             out.problems.append(
-                Problem(
-                    Finding(
-                        req.name or req.text,
-                        Status.ERROR,
-                        f"-e {req.text}: {req.url} is not a directory (pip refuses it: "
-                        "not a valid editable requirement)",
-                        source=req.source,
-                    )
+                _req_problem(
+                    req,
+                    Status.ERROR,
+                    f"-e {req.text}: {req.url} is not a directory (pip refuses it: "
+                    "not a valid editable requirement)",
                 )
             )
             continue
         if req.unverified or not req.name:
             out.unverified += 1
             reason = req.unverified or "the distribution name is unknown"
-            out.problems.append(
-                Problem(
-                    Finding(
-                        req.name or req.text,
-                        Status.SKIP,
-                        f"not verified: {reason}",
-                        source=req.source,
-                    )
-                )
-            )
+            out.problems.append(_req_problem(req, Status.SKIP, f"not verified: {reason}"))
             continue
         out.applicable += 1
         found = _check_one(req, env, walker, constraints.get(req.name, []), broken)
@@ -719,3 +702,8 @@ def merge_install(entries: Iterable[tuple[str, ...]]) -> list[str]:
         else:
             out.extend(item)
     return out
+
+
+def _req_problem(req: Req, status: Status, message: str) -> Problem:
+    """A problem with the requirement line itself (not with what is installed)."""
+    return Problem(Finding(req.name or req.text, status, message, source=req.source))

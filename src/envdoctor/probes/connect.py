@@ -135,12 +135,13 @@ async def connect(host: str, port: int, timeout: float, *, log: Log | None = Non
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     infos = await _resolve(bare, port, deadline, started, note)
     addresses = _interleave(infos)
-    if not _is_literal(bare):
+    if not is_ip_literal(bare):
         note(f"{bare} resolved to {', '.join(a[1][0] for a in addresses)}")
     return await _race(bare, port, addresses, deadline, started, note)
 
 
-def _is_literal(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """An IP address written out (a zone id allowed): no resolver needed, nothing to explain."""
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -172,7 +173,7 @@ async def _resolve(
 
     if not host:
         raise DnsError("no host name given", reason="empty host name", not_found=True, **kw)
-    flags = socket.AI_NUMERICHOST if _is_literal(host) else 0
+    flags = socket.AI_NUMERICHOST if is_ip_literal(host) else 0
     try:
         if flags:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags)
