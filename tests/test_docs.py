@@ -45,3 +45,24 @@ def test_readme_shows_the_two_commands_and_ci_runs_the_second() -> None:
     assert "scripts/test" in readme
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert ci.strip().splitlines()[-1] == "exec scripts/test"
+
+
+def test_readme_check_module_example_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The module the README shows is valid: `envdoctor list` accepts it as written."""
+    from conftest import run_cli
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A check module", 1)[1]
+    module = section.split("```toml", 1)[1].split("```", 1)[0]
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "dev.toml").write_text(module, encoding="utf-8")
+    result = run_cli("list", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [
+        "python",
+        "packages",
+        "imports",
+        "settings",
+        "db-port",
+        "migrations",
+    ]
