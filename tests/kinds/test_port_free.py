@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from envdoctor.kinds.port_free import Listener, _bind_fails, _fix, describe
+from envdoctor.kinds.port_free import _bind_fails, _fix
+from envdoctor.listeners import Listener, describe
 
 from ._helpers import one_check
 

@@ -172,7 +172,7 @@ async def _local_hint(ctx: CheckContext, port: int, ips: list[str]) -> str | Non
 def _hint_blocking(port: int, ips: list[str]) -> str | None:
     import psutil
 
-    from envdoctor.kinds.port_free import describe, find_listeners
+    from envdoctor.listeners import describe, find_listeners
 
     local = {"0.0.0.0", "::"}
     for addresses in psutil.net_if_addrs().values():

@@ -1,0 +1,91 @@
+"""Who listens on a TCP port of this machine, via psutil: for `port_free` (who holds it) and
+`tcp` (why a local port refused: nothing listens, or something listens on another address).
+
+Blocking and psutil-backed: callers run it on a thread (`ctx.run_sync`) and only when the
+answer is needed, so psutil is never imported on the hot path.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening TCP socket; `pid`/`name` are None when the OS will not say."""
+
+    ip: str
+    port: int
+    pid: int | None
+    name: str | None
+
+    @property
+    def address(self) -> str:
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+    @property
+    def wildcard(self) -> bool:
+        return self.ip in ("0.0.0.0", "::", "")
+
+
+def find_listeners(port: int) -> list[Listener]:
+    """Every TCP listener on `port`, any address. Blocking; raises psutil.AccessDenied."""
+    found = {
+        Listener(ip, port, pid, _process_name(pid))
+        for ip, listen_port, pid in _listening_sockets()
+        if listen_port == port
+    }
+    return sorted(found, key=lambda x: (x.pid or 0, x.ip))
+
+
+_SCAN_LOCK = threading.Lock()
+_SCAN: tuple[float, list[tuple[str, int, int | None]]] | None = None
+_SCAN_TTL = 0.5
+
+
+def _listening_sockets() -> list[tuple[str, int, int | None]]:
+    """(ip, port, pid) of every TCP listener. One scan serves every check for a moment: a
+    system-wide socket scan costs milliseconds, and a run may explain many refused ports."""
+    global _SCAN
+    import psutil
+
+    with _SCAN_LOCK:
+        if _SCAN is not None and time.monotonic() - _SCAN[0] < _SCAN_TTL:
+            return _SCAN[1]
+        sockets = [
+            (conn.laddr.ip, conn.laddr.port, conn.pid)
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr
+        ]
+        _SCAN = (time.monotonic(), sockets)
+        return sockets
+
+
+def _process_name(pid: int | None) -> str | None:
+    if not pid:
+        return None
+    import psutil
+
+    try:
+        return str(psutil.Process(pid).name())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def describe(listeners: list[Listener]) -> str:
+    """`postgres (pid 12) on 0.0.0.0:5432 and [::]:5432`, one clause per process."""
+    by_owner: dict[tuple[int | None, str | None], list[str]] = {}
+    for listener in listeners:
+        by_owner.setdefault((listener.pid, listener.name), []).append(listener.address)
+    return ", ".join(
+        f"{owner(pid, name)} on {' and '.join(addresses)}"
+        for (pid, name), addresses in by_owner.items()
+    )
+
+
+def owner(pid: int | None, name: str | None) -> str:
+    if pid is None:
+        return "a process of another user (pid not visible)"
+    return f"{name or 'a process'} (pid {pid})"
