@@ -176,7 +176,7 @@ def test_missing_binary_fails_with_an_install_hint(project: Project) -> None:
 
 
 def test_common_tools_get_their_package_name_in_the_hint(project: Project) -> None:
-    from envdoctor.kinds.binary import install_hint
+    from envdoctor.programs import install_hint
 
     hint = install_hint("psql")
     assert "postgresql" in hint or "libpq" in hint or "psql" in hint

@@ -9,38 +9,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from pathlib import Path
 
 from envdoctor.context import CheckContext
 from envdoctor.kinds.base import Kind
 from envdoctor.model import CheckSpec, Outcome, Status
 from envdoctor.options import Option, Str, StrList
-
-# Programs whose package is not named after them (best guesses for the fix line only).
-_APT_PACKAGES = {
-    "psql": "postgresql-client",
-    "pg_isready": "postgresql-client",
-    "pg_dump": "postgresql-client",
-    "redis-cli": "redis-tools",
-    "mysql": "default-mysql-client",
-    "node": "nodejs",
-    "docker": "docker.io",
-    "rg": "ripgrep",
-    "fd": "fd-find",
-    "convert": "imagemagick",
-    "dig": "dnsutils",
-    "ssh": "openssh-client",
-}
-_BREW_PACKAGES = {
-    "psql": "libpq",
-    "pg_isready": "libpq",
-    "pg_dump": "libpq",
-    "redis-cli": "redis",
-    "redis-server": "redis",
-    "rg": "ripgrep",
-    "convert": "imagemagick",
-}
+from envdoctor.programs import install_hint, is_path, upgrade_hint
 
 
 class BinaryKind(Kind):
@@ -114,7 +89,7 @@ def locate(name: str, project: Path) -> str | Outcome:
     """The program's path, or a failing Outcome saying why it cannot be used."""
     import shutil
 
-    if _is_path(name):
+    if is_path(name):
         path = Path(name).expanduser()
         path = path if path.is_absolute() else project / path
         if not path.exists():
@@ -128,19 +103,6 @@ def locate(name: str, project: Path) -> str | Outcome:
     if found is None:
         return Outcome(Status.FAIL, f"{name} not found on PATH", fix=install_hint(name))
     return found
-
-
-def install_hint(name: str) -> str:
-    """Best guess at the command that installs `name` on this system."""
-    if sys.platform == "darwin":
-        return f"brew install {shlex.quote(_BREW_PACKAGES.get(name, name))}"
-    if os.path.exists("/etc/debian_version"):
-        return f"sudo apt-get install {shlex.quote(_APT_PACKAGES.get(name, name))}"
-    return f"install {name} with your system's package manager and make sure it is on PATH"
-
-
-def _is_path(name: str) -> bool:
-    return os.sep in name or (os.altsep is not None and os.altsep in name) or name.startswith("~")
 
 
 async def _check_version(
@@ -181,18 +143,8 @@ async def _check_version(
     return Outcome(
         Status.FAIL,
         f"{name} {text} does not satisfy {wanted} ({path})",
-        fix=_upgrade_hint(name),
+        fix=upgrade_hint(name),
     )
-
-
-def _upgrade_hint(name: str) -> str | None:
-    if _is_path(name):
-        return None
-    if sys.platform == "darwin":
-        return f"brew upgrade {shlex.quote(_BREW_PACKAGES.get(name, name))}"
-    if os.path.exists("/etc/debian_version"):
-        return f"sudo apt-get install --only-upgrade {shlex.quote(_APT_PACKAGES.get(name, name))}"
-    return None
 
 
 KIND = BinaryKind()

@@ -8,7 +8,6 @@ children cannot outlive the check. Because it runs programs, `--safe` skips it.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from envdoctor.errors import ConfigError
 from envdoctor.kinds.base import Kind
 from envdoctor.model import CheckSpec, Outcome, Status
 from envdoctor.options import IntOrIntList, Option, Str, StrList
+from envdoctor.programs import install_hint, is_path
 
 OUTPUT_LINES = 20
 LINE_CHARS = 200
@@ -77,7 +77,6 @@ class CommandKind(Kind):
         return True
 
     async def run(self, spec: CheckSpec, ctx: CheckContext) -> Outcome:
-        from envdoctor.kinds.binary import install_hint
         from envdoctor.units import format_duration
 
         argv: list[str] = list(spec.options["run"])
@@ -92,8 +91,8 @@ class CommandKind(Kind):
                 return Outcome(Status.ERROR, message)
         program = _resolve(argv[0], cwd)
         if program is None:
-            where = f"in {cwd}" if _is_path(argv[0]) else "on PATH"
-            fix = None if _is_path(argv[0]) else install_hint(argv[0])
+            where = f"in {cwd}" if is_path(argv[0]) else "on PATH"
+            fix = None if is_path(argv[0]) else install_hint(argv[0])
             message = f"cannot run `{shown}`: {argv[0]} not found {where}"
             return Outcome(Status.FAIL, message, fix=fix)
         ctx.note(f"running `{shlex.join(argv)}` in {cwd} (program {program})")
@@ -137,15 +136,11 @@ def _resolve(program: str, cwd: Path) -> str | None:
     """The program's path: relative to `cwd` when it has a directory part, else from PATH."""
     import shutil
 
-    if _is_path(program):
+    if is_path(program):
         path = Path(program).expanduser()
         path = path if path.is_absolute() else cwd / path
         return str(path) if path.exists() else None
     return shutil.which(program)
-
-
-def _is_path(name: str) -> bool:
-    return os.sep in name or (os.altsep is not None and os.altsep in name) or name.startswith("~")
 
 
 def _describe_exit(code: int) -> str:
