@@ -192,3 +192,14 @@ def test_default_is_used_verbatim_when_unset(default: str) -> None:
 def test_value_is_inserted_verbatim(value: str) -> None:
     # A value is never re-interpolated, whatever it contains.
     assert expand("<${V}>", {"V": value}) == f"<{value}>"
+
+
+def test_expand_dotenv_uses_the_environment_first_and_keeps_what_it_cannot_resolve() -> None:
+    from envdoctor.interpolate import expand_dotenv
+
+    values = {"HOST": "db", "URL": "postgresql://${HOST}:${PORT:-5432}/x", "BAD": "${NOPE}"}
+    assert expand_dotenv(values, {"HOST": "override"}) == {
+        "HOST": "db",
+        "URL": "postgresql://override:5432/x",
+        "BAD": "${NOPE}",
+    }

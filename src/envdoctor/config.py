@@ -17,7 +17,7 @@ from typing import Any
 
 from envdoctor.dotenv import read_dotenv
 from envdoctor.errors import ConfigError, ConfigErrors, ProjectFileError, Source
-from envdoctor.interpolate import Interpolator, MissingVariable
+from envdoctor.interpolate import Interpolator, MissingVariable, expand_dotenv
 from envdoctor.kinds import KINDS, get_kind
 from envdoctor.model import CheckSpec, Severity
 from envdoctor.options import COMMON_OPTIONS, SETTINGS_OPTIONS, Option, did_you_mean
@@ -382,12 +382,7 @@ def _variables(project: Path, settings: Settings, environ: Mapping[str, str]) ->
             except ProjectFileError:
                 dotenv = None
             if dotenv is not None:
-                interpolator = Interpolator({**dotenv.values, **environ})
-                for key, value in dotenv.values.items():
-                    try:
-                        variables[key] = interpolator.expand(value)
-                    except (MissingVariable, ConfigError):
-                        variables[key] = value
+                variables.update(expand_dotenv(dotenv.values, environ))
     variables.update(environ)
     return variables
 

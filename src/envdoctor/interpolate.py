@@ -123,3 +123,17 @@ def _closing_brace(text: str, pos: int) -> int:
             depth -= 1
         pos += 1
     raise ConfigError(f"unterminated '${{' in {text!r}")
+
+
+def expand_dotenv(values: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """A dotenv file's values with their ${VAR} references expanded, as python-dotenv and
+    compose do: against the environment, then the file's own keys. A reference that cannot be
+    resolved leaves that value as written (a dotenv file is not a check module)."""
+    interpolator = Interpolator({**values, **environ})
+    expanded: dict[str, str] = {}
+    for key, value in values.items():
+        try:
+            expanded[key] = interpolator.expand(value)
+        except (MissingVariable, ConfigError):
+            expanded[key] = value
+    return expanded

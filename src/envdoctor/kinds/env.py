@@ -183,8 +183,7 @@ async def _values(
     spec: CheckSpec, ctx: CheckContext, findings: list[Finding]
 ) -> tuple[dict[str, str], Any]:
     """The session's variables over this check's own dotenv file, and who supplied each name."""
-    from envdoctor.errors import ConfigError
-    from envdoctor.interpolate import Interpolator, MissingVariable
+    from envdoctor.interpolate import expand_dotenv
 
     base = dict(ctx.session.environ)
     own: dict[str, str] = {}
@@ -199,12 +198,7 @@ async def _values(
             count = len(own_file.values)
             ctx.note(f"read dotenv {own_file.path}: {count} names (values not shown)")
             findings += _malformed(own_file)
-            interpolator = Interpolator({**own_file.values, **base})
-            for key, value in own_file.values.items():
-                try:
-                    own[key] = interpolator.expand(value)
-                except (MissingVariable, ConfigError):
-                    own[key] = value
+            own = expand_dotenv(own_file.values, base)
 
     def origin(name: str) -> str:
         if name in base:
