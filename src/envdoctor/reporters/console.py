@@ -35,7 +35,7 @@ MAX_FINDINGS = 30  # per check, without -v: a 200,000-key .env.example must not 
 _COLORS = {"green": "32", "yellow": "33", "red": "31", "dim": "2", "bold": "1", "cyan": "36"}
 
 
-class _Style:
+class Style:
     def __init__(self, options: RenderOptions) -> None:
         self.options = options
         self.glyphs = UNICODE_GLYPHS if options.unicode else ASCII_GLYPHS
@@ -66,7 +66,7 @@ class _Style:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    style = _Style(options)
+    style = Style(options)
     lines: list[str] = []
     if not options.quiet:
         lines += [header(report, style), ""]
@@ -77,22 +77,22 @@ def render(report: Report, options: RenderOptions) -> str:
     for category, results in _grouped(shown):
         lines.append(style.paint(category, "bold"))
         for result in results:
-            lines += _check_lines(result, style, width, options)
+            lines += check_lines(result, style, width, options)
     if shown:
         lines.append("")
     lines.append(summary(report, style))
     return "\n".join(lines) + "\n"
 
 
-def header(report: Report, style: _Style) -> str:
+def header(report: Report, style: Style) -> str:
     version = f" ({report.python.version})" if report.python.version else ""
     return (
-        f"envdoctor {report.envdoctor_version}{style.dot}project {_home(report.project)}"
-        f"{style.dot}python {_home(report.python.executable)}{version}"
+        f"envdoctor {report.envdoctor_version}{style.dot}project {home(report.project)}"
+        f"{style.dot}python {home(report.python.executable)}{version}"
     )
 
 
-def summary(report: Report, style: _Style) -> str:
+def summary(report: Report, style: Style) -> str:
     verdict = report.verdict
     if report.interrupted:
         head = style.paint("Interrupted", "red")
@@ -117,7 +117,7 @@ def _grouped(results: list[Result]) -> list[tuple[str, list[Result]]]:
     return list(groups.items())
 
 
-def _check_lines(result: Result, style: _Style, width: int, options: RenderOptions) -> list[str]:
+def check_lines(result: Result, style: Style, width: int, options: RenderOptions) -> list[str]:
     spec = result.spec
     message = result.message
     if result.status is Status.ERROR:
@@ -164,14 +164,14 @@ def _check_lines(result: Result, style: _Style, width: int, options: RenderOptio
     return lines
 
 
-def _finding_line(finding: Finding, width: int, style: _Style) -> str:
+def _finding_line(finding: Finding, width: int, style: Style) -> str:
     details = finding_details(finding)
     text = finding.message + (f" ({'; '.join(details)})" if details else "")
     subject = style.paint(finding.subject.ljust(width), style.color(finding.status))
     return f"{subject} {text}"
 
 
-def _home(path: str) -> str:
+def home(path: str) -> str:
     home = os.path.expanduser("~")
     if home and home != "/" and (path == home or path.startswith(home + os.sep)):
         return "~" + path[len(home) :]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from envdoctor.model import Report, Result
 from envdoctor.reporters import RenderOptions
-from envdoctor.reporters.console import _check_lines, _Style, header
+from envdoctor.reporters.console import Style, check_lines, header
 
 if TYPE_CHECKING:
     from envdoctor.config import Config
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def render_explain(
     report: Report, result: Result, cfg: Config, *, color: bool, unicode: bool
 ) -> str:
-    style = _Style(RenderOptions(color=color, unicode=unicode, verbose=True))
+    style = Style(RenderOptions(color=color, unicode=unicode, verbose=True))
     spec = result.spec
     lines = [header(report, style), ""]
     lines.append(
@@ -36,7 +36,7 @@ def render_explain(
     lines.append("")
     lines.append(style.paint("result", "bold"))
     without_evidence = Result(**{**result.__dict__, "evidence": []})
-    lines += _check_lines(without_evidence, style, max(15, len(spec.display_title)), style.options)
+    lines += check_lines(without_evidence, style, max(15, len(spec.display_title)), style.options)
     lines.append(f"  status {result.status.value} in {result.duration_ms:.1f} ms")
     return "\n".join(lines) + "\n"
 

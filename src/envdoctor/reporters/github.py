@@ -140,7 +140,7 @@ def _path(path: str) -> str | None:
 def _summary(report: Report, options: RenderOptions) -> str:
     """The closing plain line (not a command): the same verdict line as the console report."""
     from envdoctor.reporters import RenderOptions as Options
-    from envdoctor.reporters.console import _Style, summary
+    from envdoctor.reporters.console import Style, summary
 
-    style = _Style(Options(color=False, unicode=options.unicode))
+    style = Style(Options(color=False, unicode=options.unicode))
     return "envdoctor: " + summary(report, style)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from envdoctor.model import Finding, Report, Result, Severity, Status
 from envdoctor.reporters import finding_details
-from envdoctor.reporters.console import _home
+from envdoctor.reporters.console import ASCII_GLYPHS, home
 
 if TYPE_CHECKING:
     from envdoctor.reporters import RenderOptions
@@ -24,14 +24,6 @@ EMOJI = {
     Status.ERROR: "❌",
     Status.BLOCKED: "⛔",
     Status.SKIP: "⏭️",
-}
-ASCII = {
-    Status.PASS: "+",
-    Status.WARN: "!",
-    Status.FAIL: "x",
-    Status.ERROR: "x",
-    Status.BLOCKED: "-",
-    Status.SKIP: ".",
 }
 _PROBLEMS = (Status.WARN, Status.FAIL, Status.ERROR, Status.BLOCKED)
 # A `<` that could open an HTML tag, comment or declaration; `pydantic<2` is left alone.
@@ -90,7 +82,7 @@ def _verdict(report: Report, options: RenderOptions, dot: str) -> str:
 
 
 def _facts(report: Report, options: RenderOptions, dot: str) -> list[str]:
-    python = code(_home(report.python.executable))
+    python = code(home(report.python.executable))
     if report.python.version:
         python += f" ({report.python.version})"
     n = len(report.results)
@@ -100,7 +92,7 @@ def _facts(report: Report, options: RenderOptions, dot: str) -> list[str]:
         summary.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
     summary.append(f"{n} check{'s' if n != 1 else ''} in {report.duration_ms / 1000:.2f} s")
     facts = [
-        f"- **Project:** {code(_home(report.project))}",
+        f"- **Project:** {code(home(report.project))}",
         f"- **Python:** {python}",
         f"- **envdoctor:** {report.envdoctor_version or 'unknown'}",
         f"- **Result:** {dot.join(summary)}",
@@ -122,7 +114,7 @@ def _grouped(results: list[Result]) -> list[tuple[str, list[Result]]]:
 def _row(result: Result, options: RenderOptions) -> str:
     spec = result.spec
     optional = spec.severity is Severity.OPTIONAL and result.status is not Status.PASS
-    glyphs = EMOJI if options.unicode else ASCII
+    glyphs = EMOJI if options.unicode else ASCII_GLYPHS
     status = result.status
     shown_as = Status.WARN if optional and status in (Status.FAIL, Status.ERROR) else status
     mark = glyphs[shown_as] if options.unicode else f"`{glyphs[shown_as]}`"
