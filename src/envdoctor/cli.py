@@ -158,19 +158,10 @@ def check(
 ) -> None:
     """Run the checks and report whether this machine is ready."""
     report = _check_once(
-        project,
-        config,
-        python,
-        only,
-        skip,
-        timeout,
-        min_score,
-        strict,
-        safe,
-        no_cache,
+        project, config, python, only=only, skip=skip, timeout=timeout, min_score=min_score,
+        strict=strict, safe=safe, no_cache=no_cache, verbose=verbose,
         progress=_Progress.create(enabled=not quiet),
-        verbose=verbose,
-    )
+    )  # fmt: skip
     _emit(report, format.value, output, verbose=verbose, quiet=quiet, no_color=no_color)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -198,7 +189,7 @@ def fix(
     """Print one fix script for everything failing; --apply runs its safe steps."""
     from envdoctor.fixes import apply_steps, fix_script, safe_steps
 
-    report = _check_once(project, config, python, None, None, timeout, None, False, safe, no_cache)
+    report = _check_once(project, config, python, timeout=timeout, safe=safe, no_cache=no_cache)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if not apply:
@@ -213,7 +204,8 @@ def fix(
         raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
     if not apply_steps(steps, assume_yes=yes):
         raise Fail("not applied: answer y, or pass --yes (no terminal to ask on)", EXIT_NOT_READY)
-    after = _check_once(project, config, python, None, None, timeout, None, False, safe, True)
+    # Afresh: the installs just changed the target (its cached inspection is stale).
+    after = _check_once(project, config, python, timeout=timeout, safe=safe, no_cache=True)
     _emit(after, "console", None, verbose=False, quiet=False, no_color=no_color)
     raise typer.Exit(EXIT_READY if after.verdict.ready else EXIT_NOT_READY)
 
@@ -317,18 +309,18 @@ def build_app(argv: list[str]) -> typer.Typer:
 
 
 def _check_once(  # type: ignore[no-untyped-def]
-    project,
-    config,
-    python,
-    only,
-    skip,
-    timeout,
-    min_score,
-    strict,
-    safe,
-    no_cache,
+    project: Path | None,
+    config: list[Path] | None,
+    python: str | None,
     *,
-    progress=None,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    timeout: str | None = None,
+    min_score: int | None = None,
+    strict: bool = False,
+    safe: bool = False,
+    no_cache: bool = False,
+    progress: _Progress | None = None,
     verbose: bool = False,
 ):
     """Load, select, run and judge: what `check` does, and what `fix` does before and after."""
