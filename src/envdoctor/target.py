@@ -22,7 +22,7 @@ _EXE = "python.exe" if os.name == "nt" else "python"
 
 # Runs inside the target: stdlib only, works on every Python envdoctor may be asked about.
 INSPECT_SCRIPT = r"""
-import json, os, platform, site, sys
+import importlib.machinery, json, os, platform, site, sys
 impl = sys.implementation
 iver = "{0.major}.{0.minor}.{0.micro}".format(impl.version)
 if impl.version.releaselevel != "final":
@@ -102,6 +102,8 @@ print(json.dumps({
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
     "real_prefix": getattr(sys, "real_prefix", None),
     "markers": markers,
+    "ext": list(importlib.machinery.EXTENSION_SUFFIXES),
+    "builtins": sorted(sys.builtin_module_names),
 }))
 """
 
@@ -121,6 +123,10 @@ class TargetInfo:
     markers: dict[str, str] = field(default_factory=dict)
     sys_path: tuple[str, ...] = ()  # as a normal start of the target would have it
     stdlib: str = ""
+    # What finding a module on its path needs besides the path (pkgs/pathfind.py); empty when
+    # not known (then only the target itself can find modules).
+    extension_suffixes: tuple[str, ...] = ()
+    builtin_modules: tuple[str, ...] = ()
 
     @property
     def in_virtualenv(self) -> bool:
@@ -222,13 +228,13 @@ def running_info() -> TargetInfo:
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         exec(INSPECT_SCRIPT, namespace)  # the same script the child runs, for one truth
-    return _info_from(json.loads(buffer.getvalue()))
+    return info_from_dict(json.loads(buffer.getvalue()))
 
 
 def parse_info(output: str, executable: object = "the target") -> TargetInfo:
     """Reads the child's JSON; raises TargetError when the output is not ours."""
     try:
-        return _info_from(json.loads(output.strip().splitlines()[-1]))
+        return info_from_dict(json.loads(output.strip().splitlines()[-1]))
     except (ValueError, IndexError, KeyError, TypeError, AttributeError):
         said = output.strip().splitlines()[0][:80] if output.strip() else "nothing"
         raise TargetError(
@@ -236,7 +242,8 @@ def parse_info(output: str, executable: object = "the target") -> TargetInfo:
         ) from None
 
 
-def _info_from(data: dict[str, Any]) -> TargetInfo:
+def info_from_dict(data: dict[str, Any]) -> TargetInfo:
+    """From the inspection's JSON, or from a cached `asdict(TargetInfo)` (`sys_path`, ...)."""
     return TargetInfo(
         executable=str(data["executable"]),
         version=str(data["version"]),
@@ -245,6 +252,13 @@ def _info_from(data: dict[str, Any]) -> TargetInfo:
         prefix=str(data["prefix"]),
         base_prefix=str(data["base_prefix"]),
         markers={str(k): str(v) for k, v in data["markers"].items()},
-        sys_path=tuple(str(p) for p in data.get("path", ())),
+        sys_path=tuple(str(p) for p in data.get("path", data.get("sys_path", ()))),
         stdlib=str(data.get("stdlib", "")),
+        extension_suffixes=tuple(
+            str(s) for s in data.get("ext", data.get("extension_suffixes", ()))
+        ),
+        builtin_modules=tuple(
+            str(s) for s in data.get("builtins", data.get("builtin_modules", ()))
+        ),
     )
+

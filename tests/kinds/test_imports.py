@@ -458,9 +458,59 @@ def test_when_the_deadline_runs_out_the_counts_say_so(tmp_path: Path, target: Mo
     target.module("hang1.__init__", "import time\ntime.sleep(60)\n")
     target.module("hang2.__init__", "import time\ntime.sleep(60)\n")
     outcome, _ = run_kind(
-        tmp_path, target.python, timeout=2, modules=["hang1.x", "hang2.x", "json", "os"]
+        tmp_path,
+        target.python,
+        timeout=2,
+        modules=["hang1.x", "hang2.x", "json", "gone1", "gone2"],
     )
     assert outcome.status is Status.FAIL
+    # json is found on the target's path without the child; the missing ones need the child,
+    # which the hangs kept busy until the deadline.
     assert outcome.message == (
-        "1 of 4 modules hung: hang1.x; 1 unfinished: hang2.x; 2 not checked: json, os"
+        "1 of 5 modules hung: hang1.x; 1 unfinished: hang2.x; 2 not checked: gone1, gone2"
     )
+
+
+# -- find mode without a child: the target's own path, searched from here ----------------------
+
+
+def test_find_mode_needs_no_child_when_everything_is_on_the_path(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    target.module("app.__init__")
+    target.module("app.models")
+    outcome, evidence = run_kind(
+        tmp_path, target.python, modules=["json", "_json", "app", "app.models", "sys"]
+    )
+    assert outcome.status is Status.PASS, outcome.message
+    assert outcome.message == "5 modules found"
+    assert any(
+        e.startswith("found 5 module(s) on the target's sys.path from here") for e in evidence
+    )
+    assert not any("child interpreter" in e for e in evidence)
+
+
+def test_what_only_the_target_can_find_still_goes_to_its_child(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    """A meta-path finder installed by a .pth file (how setuptools' editable installs work):
+    invisible on the path, found by the target's child."""
+    target.module(
+        "_hook_finder",
+        """
+        import importlib.abc, importlib.util, sys
+        class Finder(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "magicmod":
+                    return importlib.util.spec_from_loader(name, loader=None, origin="magic")
+                return None
+        sys.meta_path.insert(0, Finder())
+        """,
+    )
+    (target.site / "hook.pth").write_text("import _hook_finder\n")
+    outcome, evidence = run_kind(tmp_path, target.python, modules=["json", "magicmod", "gone"])
+    found = {f.subject: f.status for f in outcome.findings}
+    assert found["magicmod"] is Status.PASS
+    assert found["gone"] is Status.FAIL
+    assert any("2 left for the target itself" in e for e in evidence)
+    assert any("1 child interpreter(s)" in e for e in evidence)

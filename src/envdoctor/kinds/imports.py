@@ -135,6 +135,9 @@ class ImportsKind(Kind):
                     f"each module's deadline: {_seconds(share)} (half the check's "
                     f"{_seconds(ctx.timeout)}), so one that hangs leaves time for the rest"
                 )
+        info = None
+        if mode == "find" and not in_process:
+            info = await ctx.target_info()  # cached with the environment: no child on a hit
         run = await check_modules(
             python,
             modules,
@@ -144,6 +147,7 @@ class ImportsKind(Kind):
             cwd=ctx.project,
             safe=ctx.session.safe,
             in_process=in_process,
+            info=info,
         )
         explainer = _Explainer(ctx, mode, python, run)
         findings = [explainer.finding(report) for report in run.reports]

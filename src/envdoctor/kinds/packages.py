@@ -116,6 +116,9 @@ class PackagesKind(Kind):
         inputs = _inputs(spec.options, ctx.project)
         if inputs is None:
             return Outcome(Status.ERROR, NOTHING)
+        memo = _Memo.open(spec, ctx)
+        if memo is not None and memo.outcome is not None:
+            return memo.outcome
         # The target is inspected (a child interpreter, or the cache) while files are parsed.
         inspecting = asyncio.ensure_future(inspect_environment(ctx))
         inspecting.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -128,7 +131,68 @@ class PackagesKind(Kind):
         verbose = ctx.session.verbose
         evaluation, checked = await ctx.run_sync(_evaluate, read.reqs, env, consistent, verbose)
         _note_evidence(ctx, env, read.files, read.reqs, evaluation, checked)
-        return _outcome(ctx, env, evaluation, checked, read.via_file, read.index_files)
+        outcome = _outcome(ctx, env, evaluation, checked, read.via_file, read.index_files)
+        if memo is not None:
+            memo.keep(ctx, env, read, outcome)
+        return outcome
+
+
+@dataclass
+class _Memo:
+    """The remembered verdict of this check (pkgs/verdicts.py): looked up before anything is
+    parsed, kept after a pass."""
+
+    entry: Path
+    ident: str
+    key: dict[str, Any]
+    outcome: Outcome | None = None
+
+    @classmethod
+    def open(cls, spec: CheckSpec, ctx: CheckContext) -> _Memo | None:
+        if not ctx.session.use_cache or ctx.session.verbose:
+            return None
+        from envdoctor import cache
+        from envdoctor.pkgs import verdicts
+        from envdoctor.pkgs.environment import _interpreter_key
+
+        try:
+            base = cache.cache_dir()
+        except (RuntimeError, KeyError, OSError):
+            return None
+        if cache.inside(base, ctx.project):
+            return None
+        key = _interpreter_key(str(ctx.session.target.executable))
+        ident = verdicts.identity(key["path"], ctx.project, spec.options)
+        memo = cls(cache.entry_path(verdicts.SECTION, ident, base=base), ident, key)
+        outcome, why = verdicts.lookup(memo.entry, ident, key)
+        if outcome is None:
+            ctx.note(f"verdict cache: miss ({why})")
+            return memo
+        for line in outcome.evidence:
+            ctx.note(line)
+        ctx.note("verdict cache: hit (nothing it read has changed since it passed)")
+        outcome.evidence = []
+        memo.outcome = outcome
+        return memo
+
+    def keep(self, ctx: CheckContext, env: Environment, read: _Read, outcome: Outcome) -> None:
+        if outcome.status is not Status.PASS or not env.watched:
+            return
+        if any(r.path or r.url for r in read.reqs):
+            return  # names read from local paths / URLs: outside what the entry watches
+        from envdoctor.pkgs import verdicts
+
+        project = ctx.project
+        files = [str(project / name) for name in read.files]
+        files += [str(project / "pyproject.toml"), str(project / "requirements.txt")]
+        kept = Outcome(
+            outcome.status, outcome.message, outcome.findings, evidence=list(ctx.evidence)
+        )
+        why = verdicts.store(
+            self.entry, self.ident, self.key, env.watched, list(dict.fromkeys(files)), kept
+        )
+        if why:
+            ctx.note(f"verdict cache: not written ({why})")
 
 
 def _safe_error(ctx: CheckContext, exc: ProjectFileError) -> ProjectFileError:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from envdoctor.context import CheckContext, Session
 
 CACHE_SECTION = "environments"
-CACHE_FORMAT = 2  # bump when the cached shape or the reading rules change
+CACHE_FORMAT = 3  # bump when the cached shape or the reading rules change
 CACHE_KEEP = 64  # entries (interpreters) kept; the least recently written go first
 
 # A directory modified this recently may change again within the same timestamp tick, which a
@@ -838,17 +838,9 @@ def _to_json(env: Environment, raw: list[str], stdlib: str, key: dict[str, Any])
 
 
 def _info_from_json(raw: dict[str, Any]) -> TargetInfo:
-    return TargetInfo(
-        executable=str(raw["executable"]),
-        version=str(raw["version"]),
-        version_info=tuple(int(x) for x in raw["version_info"][:3]),  # type: ignore[arg-type]
-        implementation=str(raw["implementation"]),
-        prefix=str(raw["prefix"]),
-        base_prefix=str(raw["base_prefix"]),
-        markers={str(k): str(v) for k, v in raw["markers"].items()},
-        sys_path=tuple(str(p) for p in raw.get("sys_path", ())),
-        stdlib=str(raw.get("stdlib", "")),
-    )
+    from envdoctor.target import info_from_dict
+
+    return info_from_dict(raw)
 
 
 def _watched_from_json(rows: list[Any]) -> list[tuple[str, int | None]]:

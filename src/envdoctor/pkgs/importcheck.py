@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envdoctor.target import TargetError
+from envdoctor.target import TargetError, TargetInfo
 
 # -- the child ------------------------------------------------------------------------------
 
@@ -436,11 +436,14 @@ async def check_modules(
     safe: bool = False,
     in_process: bool = False,
     env: Mapping[str, str] | None = None,
+    info: TargetInfo | None = None,
 ) -> ImportRun:
     """Checks `modules` in the target `python`; `deadline` is a time.monotonic() instant.
 
     `in_process` (find mode only, when the target IS the running interpreter) resolves what
     can be resolved without importing anything right here, and leaves only the rest to a child.
+    With `info` (find mode, another target), modules found on the target's own sys.path by
+    `pathfind` need no child either; the rest still go to one.
     """
     run = ImportRun([])
     done: dict[str, ModuleReport] = {}
@@ -457,6 +460,16 @@ async def check_modules(
         remaining = [m for m in remaining if m not in done]
         if done:
             run.evidence.append(f"resolved {len(done)} module(s) in-process, importing nothing")
+    elif mode == "find" and info is not None and info.extension_suffixes:
+        found = _find_on_path(remaining, info)
+        done.update((r.module, r) for r in found)
+        remaining = [m for m in remaining if m not in done]
+        if found:
+            run.version = info.version_info
+            run.evidence.append(
+                f"found {len(found)} module(s) on the target's sys.path from here, running "
+                "nothing" + (f"; {len(remaining)} left for the target itself" if remaining else "")
+            )
     stalls = 0
     while remaining:
         if deadline - time.monotonic() <= 0.01:
@@ -509,6 +522,24 @@ def _find_in_process(modules: list[str]) -> list[ModuleReport]:
                 result = {"state": "error", "type": type(exc).__name__, "msg": ""}
         result["t"] = time.perf_counter() - started
         out.append(_report(name, result))
+    return out
+
+
+def _find_on_path(modules: list[str], info: TargetInfo) -> list[ModuleReport]:
+    """The modules `pathfind` can vouch for on the target's sys.path (only found ones)."""
+    from envdoctor.pkgs.pathfind import PathFinder
+
+    finder = PathFinder(info.sys_path, info.extension_suffixes, info.builtin_modules)
+    out = []
+    for name in modules:
+        started = time.perf_counter()
+        try:
+            origin = finder.find(name)
+        except (OSError, ValueError, ImportError):
+            origin = None
+        if origin is not None:
+            data = {"state": "ok", "origin": origin, "t": time.perf_counter() - started}
+            out.append(_report(name, data))
     return out
 
 
