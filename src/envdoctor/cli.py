@@ -17,7 +17,7 @@ import typer
 
 from envdoctor import __version__
 
-EXIT_READY, EXIT_NOT_READY, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_READY, EXIT_NOT_READY, EXIT_CONFIG, EXIT_WAIT_EXPIRED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(
     add_completion=False,
@@ -136,6 +136,16 @@ def check(
         ),
     ] = None,
     timeout: TimeoutOpt = None,
+    wait: Annotated[
+        str | None,
+        typer.Option(
+            "--wait",
+            metavar="DURATION",
+            help="Re-run what has not passed until it does (exit 0) or DURATION runs out "
+            "(exit 3), e.g. 60s.",
+            show_default=False,
+        ),
+    ] = None,
     min_score: Annotated[
         int | None,
         typer.Option(
@@ -159,13 +169,15 @@ def check(
     """Run the checks and report whether this machine is ready."""
     report = _check_once(
         project, config, python, only=only, skip=skip, timeout=timeout, min_score=min_score,
-        strict=strict, safe=safe, no_cache=no_cache, verbose=verbose,
+        strict=strict, safe=safe, no_cache=no_cache, verbose=verbose, wait=wait,
         progress=_Progress.create(enabled=not quiet),
     )  # fmt: skip
     _emit(report, format.value, output, verbose=verbose, quiet=quiet, no_color=no_color)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
+    if report.verdict.ready:
+        raise typer.Exit(EXIT_READY)
+    raise typer.Exit(EXIT_WAIT_EXPIRED if report.wait and report.wait.expired else EXIT_NOT_READY)
 
 
 def fix(
@@ -322,6 +334,7 @@ def _check_once(  # type: ignore[no-untyped-def]
     no_cache: bool = False,
     progress: _Progress | None = None,
     verbose: bool = False,
+    wait: str | None = None,
 ):
     """Load, select, run and judge: what `check` does, and what `fix` does before and after."""
     from envdoctor.units import parse_duration
@@ -329,6 +342,7 @@ def _check_once(  # type: ignore[no-untyped-def]
     default_timeout = (
         _parse_cli_duration("--timeout", timeout, parse_duration) if timeout is not None else None
     )
+    wait_for = _parse_cli_duration("--wait", wait, parse_duration) if wait is not None else None
     started = time.monotonic()
     cfg, session = _load(project, config, python)
     if not cfg.checks:
@@ -336,8 +350,8 @@ def _check_once(  # type: ignore[no-untyped-def]
     specs = _select(cfg.checks, only or [], skip or [])
     session.verbose, session.safe, session.use_cache = verbose, safe, not no_cache
     per_check = default_timeout if default_timeout is not None else cfg.settings.timeout
-    results, interrupted = _run(cfg, session, specs, per_check, progress)
-    return _report(cfg, session, results, min_score, strict, interrupted, started)
+    results, interrupted = _run(cfg, session, specs, per_check, progress, wait_for, strict)
+    return _report(cfg, session, results, min_score, strict, interrupted, started, wait_for)
 
 
 def _parse_cli_duration(flag: str, value: str, parse: object) -> float:
@@ -400,7 +414,7 @@ def _select(specs, only: list[str], skip: list[str]):  # type: ignore[no-untyped
     return chosen
 
 
-def _run(cfg, session, specs, default_timeout: float, progress):  # type: ignore[no-untyped-def]
+def _run(cfg, session, specs, default_timeout: float, progress, wait=None, strict=False):  # type: ignore[no-untyped-def]
     import asyncio
     import signal
     import threading
@@ -420,7 +434,19 @@ def _run(cfg, session, specs, default_timeout: float, progress):  # type: ignore
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        results = asyncio.run(runner.run(specs))
+        if wait is None:
+            results = asyncio.run(runner.run(specs))
+        else:
+            from envdoctor.score import not_good_enough
+
+            # The clock starts when the checks start (DESIGN.md §6), not at start-up.
+            results = asyncio.run(
+                runner.run(
+                    specs,
+                    wait_until=time.monotonic() + wait,
+                    keep_trying=not_good_enough(strict),
+                )
+            )
         return results, False
     except KeyboardInterrupt:
         return runner.finished_or_interrupted(specs), True
@@ -446,12 +472,22 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _report(
-    cfg, session, results, min_score: int | None, strict: bool, interrupted: bool, started: float
+    cfg,
+    session,
+    results,
+    min_score: int | None,
+    strict: bool,
+    interrupted: bool,
+    started: float,
+    wait: float | None = None,
 ):  # type: ignore[no-untyped-def]
-    from envdoctor.model import Interpreter, Report
+    from envdoctor.model import Interpreter, Report, Wait
     from envdoctor.score import judge
+    from envdoctor.units import format_duration
 
     floor = cfg.settings.min_score if min_score is None else min_score
+    gave_up = format_duration(wait) if wait is not None else None
+    verdict = judge(results, floor, strict, interrupted, gave_up_after=gave_up)
     info = session.target_info_result
     python = Interpreter(
         executable=str(session.target.executable),
@@ -462,12 +498,13 @@ def _report(
         project=str(session.project),
         python=python,
         results=results,
-        verdict=judge(results, floor, strict, interrupted),
+        verdict=verdict,
         min_score=floor,
         duration_ms=(time.monotonic() - started) * 1000,
         strict=strict,
         interrupted=interrupted,
         envdoctor_version=__version__,
+        wait=None if wait is None else Wait(wait, expired=not verdict.ready and not interrupted),
     )
 
 

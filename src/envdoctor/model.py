@@ -159,6 +159,7 @@ class Result:
     duration_ms: float = 0.0
     traceback: str | None = None
     actions: list[list[str]] = field(default_factory=list)
+    attempts: int = 1  # more than one under --wait: this result is the last attempt's
 
     @property
     def counts_against(self) -> bool:
@@ -187,6 +188,14 @@ class Verdict:
     counts: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Wait:
+    """How `--wait` went: the limit given, and whether it ran out before the checks passed."""
+
+    limit: float
+    expired: bool
+
+
 @dataclass
 class Report:
     project: str
@@ -198,3 +207,4 @@ class Report:
     strict: bool = False
     interrupted: bool = False
     envdoctor_version: str = ""
+    wait: Wait | None = None

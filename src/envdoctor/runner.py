@@ -26,6 +26,13 @@ ProgressFn = Callable[[int, int, list[str]], None]
 # with what they saw so far; the runner's hard stop comes this much later.
 GRACE = 0.1
 
+# Under --wait, the pause before re-running a check that has not passed: as long as its last
+# attempt took, within these bounds. A refused port is re-tried 10 times a second (a service
+# that comes up is seen within ~0.1 s); a slow check does not spin.
+RETRY_MIN, RETRY_MAX = 0.1, 0.25
+
+KeepTrying = Callable[[Result], bool]
+
 
 @dataclass
 class Runner:
@@ -36,8 +43,20 @@ class Runner:
     results: dict[str, Result] = field(default_factory=dict)
     _running: list[str] = field(default_factory=list)
 
-    async def run(self, specs: list[CheckSpec]) -> list[Result]:
-        """Runs `specs`; dependencies outside this set are ignored (left out by --only/--skip)."""
+    async def run(
+        self,
+        specs: list[CheckSpec],
+        *,
+        wait_until: float | None = None,
+        keep_trying: KeepTrying | None = None,
+    ) -> list[Result]:
+        """Runs `specs`; dependencies outside this set are ignored (left out by --only/--skip).
+
+        With `wait_until` (a `time.monotonic()` value: --wait), each check whose result
+        `keep_trying` says is not good enough runs again, on its own, until it is or time runs
+        out; no attempt runs past `wait_until`. A dependent check waits for the final result of
+        what it depends on, so it starts the moment its dependency passes.
+        """
         ids = {spec.id for spec in specs}
         futures: dict[str, asyncio.Future[Result]] = {}
         loop = asyncio.get_running_loop()
@@ -51,7 +70,20 @@ class Runner:
             self._running.append(spec.id)
             self._report(total)
             try:
-                result = await self._run_one(spec, dep_results)
+                result = await self._run_one(spec, dep_results, wait_until)
+                attempts = 1
+                while (
+                    wait_until is not None
+                    and keep_trying is not None
+                    and keep_trying(result)
+                    and time.monotonic() + RETRY_MIN < wait_until
+                ):
+                    self.results[spec.id] = result
+                    pause = min(RETRY_MAX, max(RETRY_MIN, result.duration_ms / 1000))
+                    await asyncio.sleep(min(pause, max(0.0, wait_until - time.monotonic())))
+                    result = await self._run_one(spec, dep_results, wait_until)
+                    attempts += 1
+                result.attempts = attempts
             finally:
                 self._running.remove(spec.id)
             self.results[spec.id] = result
@@ -84,10 +116,12 @@ class Runner:
         if self.progress is not None:
             self.progress(len(self.results), total, list(self._running))
 
-    async def _run_one(self, spec: CheckSpec, deps: list[Result]) -> Result:
+    async def _run_one(
+        self, spec: CheckSpec, deps: list[Result], cap: float | None = None
+    ) -> Result:
         started = time.monotonic()
         category = _category(spec)
-        outcome, tb, evidence = await self._outcome(spec, deps, started)
+        outcome, tb, evidence = await self._outcome(spec, deps, started, cap)
         fix = outcome.fix
         if spec.fix and outcome.status in (Status.FAIL, Status.ERROR, Status.WARN):
             fix = spec.fix
@@ -106,7 +140,7 @@ class Runner:
         )
 
     async def _outcome(
-        self, spec: CheckSpec, deps: list[Result], started: float
+        self, spec: CheckSpec, deps: list[Result], started: float, cap: float | None = None
     ) -> tuple[Outcome, str | None, list[str]]:
         if spec.skip is not None:
             return Outcome(Status.SKIP, spec.skip or "skipped"), None, []
@@ -127,6 +161,8 @@ class Runner:
         timeout = spec.timeout if spec.timeout is not None else kind.default_timeout(spec)
         if timeout is None:
             timeout = self.default_timeout
+        if cap is not None:  # --wait: no attempt outlives the wait
+            timeout = max(0.05, min(timeout, cap - started))
         ctx = CheckContext(self.session, deadline=started + timeout, timeout=timeout)
         try:
             if spec.when and not await asyncio.wait_for(self._when(spec.when), timeout):

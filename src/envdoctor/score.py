@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from envdoctor.model import Result, Severity, Status, Verdict
 
 
 def judge(
-    results: list[Result], min_score: int = 0, strict: bool = False, interrupted: bool = False
+    results: list[Result],
+    min_score: int = 0,
+    strict: bool = False,
+    interrupted: bool = False,
+    gave_up_after: str | None = None,
 ) -> Verdict:
     counts = {status.value: 0 for status in Status}
     total = earned = 0.0
@@ -41,4 +47,23 @@ def judge(
             reasons.append(f"{n} warning{'s' if n != 1 else ''} (--strict)")
     if interrupted:  # unfinished checks count nowhere, so the score alone cannot say "ready"
         reasons.append("interrupted before every check finished")
+    if gave_up_after and reasons:
+        reasons.append(f"still not ready after waiting {gave_up_after}")
     return Verdict(score=score, ready=not reasons, reasons=reasons, counts=counts)
+
+
+def not_good_enough(strict: bool = False) -> Callable[[Result], bool]:
+    """What `--wait` keeps re-running: results that would make the verdict "not ready"."""
+
+    def test(result: Result) -> bool:
+        if result.counts_against:
+            return True
+        if not strict:
+            return False
+        return result.status is Status.WARN or result.status in (
+            Status.FAIL,
+            Status.ERROR,
+            Status.BLOCKED,
+        )
+
+    return test

@@ -25,6 +25,11 @@ def to_dict(report: Report, verbose: bool = False) -> dict[str, Any]:
         "duration_ms": round(report.duration_ms, 1),
         "counts": {s.value: report.verdict.counts.get(s.value, 0) for s in Status},
         "interrupted": report.interrupted,
+        **(
+            {"wait": {"limit_s": report.wait.limit, "expired": report.wait.expired}}
+            if report.wait is not None
+            else {}
+        ),
         "reasons": list(report.verdict.reasons),
         "checks": [_check(r, verbose) for r in report.results],
     }
@@ -42,6 +47,7 @@ def _check(result: Result, verbose: bool) -> dict[str, Any]:
         "tags": list(spec.tags),
         "status": result.status.value,
         "duration_ms": round(result.duration_ms, 1),
+        **({"attempts": result.attempts} if result.attempts > 1 else {}),
         "source": str(spec.source),
         "message": result.message,
         "fix": result.fix,
