@@ -21,6 +21,19 @@ from typing import Any
 
 import pytest
 
+# Real servers (and faithful fakes) for the service kinds: session fixtures, one module each.
+pytest_plugins = [
+    "tests.servers.postgres",
+    "tests.servers.redis",
+    "tests.servers.memcached",
+    "tests.servers.mariadb",
+    "tests.servers.rabbitmq",
+    "tests.servers.smtp",
+    "tests.servers.mongo_fake",
+    "tests.servers.kafka_fake",
+    "tests.servers.hostile",
+]
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 

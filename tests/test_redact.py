@@ -135,3 +135,10 @@ def test_redactor_never_raises_and_is_idempotent(text: str) -> None:
     once = redactor(text)
     assert redactor(once) == once
     assert "s3cr3t" not in (once or "")
+
+
+def test_the_fill_in_placeholder_of_a_fix_is_not_a_secret() -> None:
+    assert Redactor()("put it in: redis://USER:PASSWORD@h:1") == "put it in: redis://USER:PASSWORD@h:1"
+    assert Redactor()("redis://u:PASSWORD2@h") == "redis://u:***@h"
+    # a real password that happens to be the placeholder is still masked (a known secret)
+    assert Redactor({"PASSWORD"})("redis://u:PASSWORD@h") == "redis://u:***@h"

@@ -86,3 +86,91 @@ def test_secret_values_of_the_projects_dotenv_are_masked_without_settings(projec
     for args in (("check", "-v"), ("check", "-f", "json", "-v"), ("explain", "c")):
         result = project.run(*args)
         assert "sk_live_canary42" not in result.stdout + result.stderr, args
+
+
+# -- service URLs: every service kind, every format, the refused and the answered paths --------
+
+SERVICE_SCHEMES = {
+    "postgres": "postgresql",
+    "redis": "redis",
+    "mysql": "mysql",
+    "mongodb": "mongodb",
+    "amqp": "amqp",
+    "kafka": "kafka",
+    "memcached": "memcached",
+    "smtp": "smtp",
+    "http": "http",
+}
+CANARY = "s3cr3t-CANARY-pw"
+
+
+def _url(scheme: str, port: int) -> str:
+    path = "/0" if scheme == "redis" else "/db"
+    return f"{scheme}://app:{CANARY}@127.0.0.1:{port}{path}"
+
+
+def _service_checks(port: int, via_env: bool) -> str:
+    out = []
+    for kind, scheme in SERVICE_SCHEMES.items():
+        url = _url(scheme, port)
+        value = "${SERVICE_URL_" + kind.upper() + "}" if via_env else url
+        out.append(f'[[check]]\nid = "{kind}"\nkind = "{kind}"\nurl = "{value}"\ntimeout = "1s"\n')
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("via_env", [False, True], ids=["literal", "from-env"])
+def test_service_url_passwords_never_show_in_any_format(project: Project, via_env: bool) -> None:
+    """Refused (a closed port) and answered-by-another-protocol (an HTTP-ish listener that
+    echoes what it got) paths: the password is in no report, log or explanation."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def echo() -> None:  # answers anything with what it received: a hostile echo
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(0.3)
+                try:
+                    data = conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + data)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    env = {
+        f"SERVICE_URL_{kind.upper()}": _url(scheme, port) for kind, scheme in SERVICE_SCHEMES.items()
+    }
+    try:
+        project.checks(_service_checks(port, via_env))
+        runs = [("check", "-f", fmt) for fmt in FORMATS]
+        runs += [("check", "-f", "json", "-v"), ("explain", "postgres"), ("explain", "redis")]
+        runs += [("explain", "http"), ("list",), ("fix",)]
+        for args in runs:
+            result = project.run(*args, env=env)
+            assert result.code in (0, 1), (args, result.stderr)
+            assert CANARY not in result.stdout + result.stderr, args
+            assert "CANARY" not in result.stdout + result.stderr, args
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    refused_port = closed.getsockname()[1]
+    closed.close()
+    project.checks(_service_checks(refused_port, via_env))
+    for fmt in FORMATS:
+        result = project.run("check", "-f", fmt, "-v", env=env)
+        assert result.code == 1
+        assert CANARY not in result.stdout + result.stderr, fmt

@@ -16,6 +16,7 @@ from envdoctor.errors import ConfigError
 from envdoctor.units import (
     MAX_SECONDS,
     format_duration,
+    format_elapsed,
     format_size,
     parse_duration,
     parse_size,
@@ -299,3 +300,10 @@ def test_duration_units_scale(number: int, unit: str) -> None:
 @given(st.integers(min_value=0, max_value=59), st.integers(min_value=0, max_value=59))
 def test_minutes_and_seconds_add_up(minutes: int, seconds: int) -> None:
     assert parse_duration(f"{minutes}m{seconds}s") == pytest.approx(minutes * 60 + seconds)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.0004, "0.4 ms"), (0.012, "12 ms"), (0.5, "500 ms"), (1.25, "1.2 s")]
+)
+def test_format_elapsed(seconds: float, text: str) -> None:
+    assert format_elapsed(seconds) == text

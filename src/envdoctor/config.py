@@ -223,9 +223,8 @@ class _Loader:
                 {k: v for k, v in values.items() if k in kind_options}
             ):
                 if opt_name in from_env:  # the message may quote a value from the environment
-                    problem = (
-                        problem or f"option '{opt_name}': the value from ${{...}} is not valid"
-                    )
+                    generic = f"option '{opt_name}': the value from ${{...}} is not valid"
+                    problem = problem or (message if kind.messages_hide_values else generic)
                     continue
                 self.error(f"{label}: {message}", where.get(opt_name or "", here))
                 ok = False
@@ -237,7 +236,13 @@ class _Loader:
                 self.secrets.add(value)
         for value in _strings(values):
             for password in url_passwords(value):
-                self.secrets.add(password)
+                from urllib.parse import unquote  # only when a URL carries a password
+
+                # Probes log and compare the decoded form: mask both spellings.
+                self.secrets.update((password, unquote(password)))
+        self.secrets.update(
+            s for s in kind.secrets({k: v for k, v in values.items() if k in kind_options}) if s
+        )
         self.checks.append(
             CheckSpec(
                 id=values["id"],

@@ -7,9 +7,14 @@ answer is needed, so psutil is never imported on the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envdoctor.context import CheckContext
 
 
 @dataclass(frozen=True)
@@ -89,3 +94,67 @@ def owner(pid: int | None, name: str | None) -> str:
     if pid is None:
         return "a process of another user (pid not visible)"
     return f"{name or 'a process'} (pid {pid})"
+
+
+def listeners_named(names: tuple[str, ...]) -> list[Listener]:
+    """Every TCP listener whose process name starts with one of `names` ("postgres", "redis")."""
+    found = set()
+    for ip, port, pid in _listening_sockets():
+        name = _process_name(pid)
+        if name and name.lower().startswith(names):
+            found.add(Listener(ip, port, pid, name))
+    return sorted(found, key=lambda x: (x.port, x.pid or 0, x.ip))
+
+
+def refused_hint(port: int, ips: list[str], processes: tuple[str, ...] = ()) -> str | None:
+    """Why a port of this machine refused, in one clause: nothing listens on it (and, when
+    `processes` names the server's programs, where such a process does listen), or what
+    listens on it on another address. None when the refused address is not this machine's.
+    Blocking; raises PermissionError when the OS will not list sockets."""
+    import ipaddress
+
+    import psutil
+
+    local = {"0.0.0.0", "::"}
+    for addresses in psutil.net_if_addrs().values():
+        local.update(a.address.split("%", 1)[0] for a in addresses)
+    tried = [ip.split("%", 1)[0] for ip in ips]
+
+    def loopback(ip: str) -> bool:
+        try:
+            return ipaddress.ip_address(ip).is_loopback
+        except ValueError:
+            return False
+
+    if not any(ip in local or loopback(ip) for ip in tried):
+        return None
+    try:
+        listeners = find_listeners(port)
+        elsewhere = [x for x in listeners_named(processes) if x.port != port] if processes else []
+    except psutil.AccessDenied as exc:
+        raise PermissionError(str(exc) or "access denied") from None
+    if listeners:
+        return f"listening on port {port}: {describe(listeners)}"
+    hint = f"nothing listens on port {port}"
+    if elsewhere:
+        hint += f"; {describe(elsewhere)}"
+    return hint
+
+
+async def local_hint(
+    ctx: CheckContext, port: int, ips: list[str], grace: float, processes: tuple[str, ...] = ()
+) -> str | None:
+    """`refused_hint` on a thread, within the check's deadline less `grace`; None when psutil
+    cannot tell (noted as evidence: a hint must never turn a clear "refused" into an error)."""
+    try:
+        return await asyncio.wait_for(
+            ctx.run_sync(refused_hint, port, ips, processes),
+            max(0.001, ctx.remaining() - grace),
+        )
+    except asyncio.TimeoutError:
+        ctx.note("psutil did not answer before the deadline")
+    except PermissionError as exc:
+        ctx.note(f"psutil may not list sockets here: {exc}")
+    except Exception as exc:
+        ctx.note(f"psutil could not list sockets: {type(exc).__name__}: {exc}")
+    return None

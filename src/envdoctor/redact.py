@@ -50,6 +50,16 @@ def secret_values(variables: dict[str, str] | object) -> set[str]:
     return {v for k, v in items if len(v) >= 6 and is_secret_name(k)}
 
 
+# What a fix shows for the user to fill in (`redis://USER:PASSWORD@host`): not a secret.
+PLACEHOLDER = "PASSWORD"
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    if match["pw"] == PLACEHOLDER:
+        return match[0]
+    return f"{match['scheme']}{match['user']}:{MASK}@"
+
+
 @dataclass
 class Redactor:
     secrets: Iterable[str] = field(default_factory=set)
@@ -61,7 +71,7 @@ class Redactor:
     def __call__(self, text: str | None) -> str | None:
         if not text:
             return text
-        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+        text = _URL_USERINFO.sub(_mask_userinfo, text)
         text = _QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
         for secret in self._secrets:
             if secret in text:

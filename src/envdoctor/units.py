@@ -127,3 +127,12 @@ def format_size(size: float) -> str:
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def format_elapsed(seconds: float) -> str:
+    """Connect times as people compare them: "0.4 ms", "12 ms", "1.2 s"."""
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return format_duration(seconds)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.conftest import closed_port, full_backlog
 
-from envdoctor.kinds.tcp import KIND, endpoint, format_elapsed, parse_address
+from envdoctor.kinds.tcp import KIND, endpoint, parse_address
 
 
 @contextmanager
@@ -178,10 +178,3 @@ def test_endpoint_and_validate_agree() -> None:
     assert KIND.validate({"port": 80}) == []
     assert KIND.validate({"address": "db:81"}) == []
     assert KIND.validate({"host": " ", "port": 80}) == [("host", "option 'host' must not be empty")]
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(0.0004, "0.4 ms"), (0.012, "12 ms"), (0.5, "500 ms"), (1.25, "1.2 s")]
-)
-def test_format_elapsed(seconds: float, text: str) -> None:
-    assert format_elapsed(seconds) == text

@@ -18,6 +18,7 @@ from envdoctor.probes.connect import (
     DnsError,
     ProbeError,
     Refused,
+    Socket,
     _interleave,
     _race,
     connect,
@@ -144,10 +145,10 @@ def test_a_black_holed_address_does_not_hold_up_the_next_one() -> None:
             (socket.AF_INET, ("127.0.0.2", port)),
         ]
 
-        async def go() -> Connection:
+        async def go() -> Socket:
             started = time.monotonic()
             conn = await _race("both", port, addresses, started + 3.0, started, lambda _t: None)
-            conn.writer.close()
+            conn.sock.close()
             return conn
 
         started = time.monotonic()

@@ -20,6 +20,15 @@ KINDS: dict[str, str] = {
     "port_free": "envdoctor.kinds.port_free",
     "packages": "envdoctor.kinds.packages",
     "imports": "envdoctor.kinds.imports",
+    "postgres": "envdoctor.kinds.postgres",
+    "redis": "envdoctor.kinds.redis",
+    "mysql": "envdoctor.kinds.mysql",
+    "mongodb": "envdoctor.kinds.mongodb",
+    "amqp": "envdoctor.kinds.amqp",
+    "kafka": "envdoctor.kinds.kafka",
+    "memcached": "envdoctor.kinds.memcached",
+    "smtp": "envdoctor.kinds.smtp",
+    "http": "envdoctor.kinds.http",
 }
 
 

@@ -21,6 +21,10 @@ class Kind:
     options: ClassVar[tuple[Option, ...]] = ()
     # For the reference docs: when this kind runs programs or project code (see runs_code).
     safe_mode_note: ClassVar[str | None] = None
+    # True when `validate` never quotes an option's value: then a value that came through
+    # ${VAR} and is invalid gets the kind's own words ("the port in the URL must be ..."),
+    # not a generic "the value from ${...} is not valid".
+    messages_hide_values: ClassVar[bool] = False
 
     def validate(self, options: dict[str, Any]) -> list[tuple[str | None, str]]:
         """Cross-option rules (e.g. "host or address"): (option name or None, message) each."""
@@ -29,6 +33,11 @@ class Kind:
     def default_timeout(self, spec: CheckSpec) -> float | None:
         """A kind-specific default deadline; None means the settings' default."""
         return None
+
+    def secrets(self, options: dict[str, Any]) -> list[str]:
+        """Option values that are secrets whatever their name (an HTTP header's value, a token
+        given as a URL's user): masked in every report, log and `explain`, like URL passwords."""
+        return []
 
     def runs_code(self, spec: CheckSpec) -> bool:
         """True when the check runs project code or programs: skipped under `--safe`."""

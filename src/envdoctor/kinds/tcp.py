@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 from typing import Any
 
 from envdoctor.context import CheckContext
 from envdoctor.kinds.base import Kind
 from envdoctor.model import CheckSpec, Outcome, Status
 from envdoctor.options import Int, Option, Str
-from envdoctor.units import format_duration
+from envdoctor.units import format_duration, format_elapsed
 
 DEFAULT_HOST = "localhost"
 
@@ -58,15 +57,6 @@ def endpoint(options: dict[str, Any]) -> tuple[str, int]:
     return options.get("host") or DEFAULT_HOST, int(options["port"])
 
 
-def format_elapsed(seconds: float) -> str:
-    """Connect times as people compare them: "0.4 ms", "12 ms", "1.2 s"."""
-    if seconds < 0.01:
-        return f"{seconds * 1000:.1f} ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    return format_duration(seconds)
-
-
 class TcpKind(Kind):
     name = "tcp"
     category = "Services"
@@ -102,6 +92,7 @@ class TcpKind(Kind):
         return []
 
     async def run(self, spec: CheckSpec, ctx: CheckContext) -> Outcome:
+        from envdoctor.listeners import local_hint
         from envdoctor.probes.connect import (
             ConnectTimeout,
             DnsError,
@@ -128,7 +119,7 @@ class TcpKind(Kind):
         except Refused as exc:
             ips = [a.ip for a in exc.attempts]
             where = target if ips == [bare] else f"{target} ({', '.join(ips)})"
-            hint = await _local_hint(ctx, port, ips)
+            hint = await local_hint(ctx, port, ips, GRACE)
             return Outcome(Status.FAIL, f"refused at {where}" + (f"; {hint}" if hint else ""))
         except ConnectTimeout as exc:
             if exc.phase == "resolve":
@@ -154,46 +145,6 @@ class TcpKind(Kind):
 def _left(ctx: CheckContext) -> float:
     """Time left for a step, stopping GRACE short of the runner's own deadline."""
     return max(0.001, ctx.remaining() - GRACE)
-
-
-async def _local_hint(ctx: CheckContext, port: int, ips: list[str]) -> str | None:
-    """For a refused port on this machine: what listens on that port elsewhere, or nothing."""
-    try:
-        return await asyncio.wait_for(ctx.run_sync(_hint_blocking, port, ips), _left(ctx))
-    except asyncio.TimeoutError:
-        ctx.note("psutil did not answer before the deadline")
-    except PermissionError as exc:
-        ctx.note(f"psutil may not list sockets here: {exc}")
-    except Exception as exc:  # a hint must never turn a clear "refused" into an error
-        ctx.note(f"psutil could not list sockets: {type(exc).__name__}: {exc}")
-    return None
-
-
-def _hint_blocking(port: int, ips: list[str]) -> str | None:
-    import psutil
-
-    from envdoctor.listeners import describe, find_listeners
-
-    local = {"0.0.0.0", "::"}
-    for addresses in psutil.net_if_addrs().values():
-        local.update(a.address.split("%", 1)[0] for a in addresses)
-    tried = [ip.split("%", 1)[0] for ip in ips]
-    if not any(ip in local or _is_loopback(ip) for ip in tried):
-        return None
-    try:
-        listeners = find_listeners(port)
-    except psutil.AccessDenied as exc:
-        raise PermissionError(str(exc) or "access denied") from None
-    if not listeners:
-        return f"nothing listens on port {port}"
-    return f"listening on port {port}: {describe(listeners)}"
-
-
-def _is_loopback(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False
 
 
 KIND = TcpKind()

@@ -123,11 +123,32 @@ class Connection(NamedTuple):
     elapsed: float
 
 
+class Socket(NamedTuple):
+    """A connected non-blocking socket, for probes that drive the bytes themselves (`wire`)."""
+
+    sock: socket.socket
+    peer: str
+    elapsed: float
+
+
 async def connect(host: str, port: int, timeout: float, *, log: Log | None = None) -> Connection:
     """Connects to host:port within `timeout` seconds in total (resolution included).
 
     Raises DnsError, Refused, ConnectTimeout or NetworkError; `log` receives one line per step.
     """
+    sock, peer, elapsed = await connect_socket(host, port, timeout, log=log)
+    try:
+        reader, writer = await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return Connection(reader, writer, peer, elapsed)
+
+
+async def connect_socket(
+    host: str, port: int, timeout: float, *, log: Log | None = None
+) -> Socket:
+    """`connect`, but the caller gets the bare non-blocking socket (same errors, same deadline)."""
     note = log or (lambda _text: None)
     started = time.monotonic()
     deadline = started + max(0.0, timeout)
@@ -261,7 +282,7 @@ async def _race(
     deadline: float,
     started: float,
     note: Log,
-) -> Connection:
+) -> Socket:
     """Staggered attempts under one deadline; the first handshake that completes wins."""
     attempts: list[Attempt] = []
     failures: list[tuple[str, OSError]] = []
@@ -321,12 +342,7 @@ async def _race(
     }
     if winner is not None:
         sock, elapsed, label = winner
-        try:
-            reader, writer = await asyncio.open_connection(sock=sock)
-        except BaseException:
-            sock.close()
-            raise
-        return Connection(reader, writer, label, elapsed)
+        return Socket(sock, label, elapsed)
     timed_out = bool(pending) or not failures or any(_is_timeout(e) for _l, e in failures)
     if timed_out:
         raise ConnectTimeout(f"timed out connecting to {format_address(host, port)}", **kw)
