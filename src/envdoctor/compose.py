@@ -64,7 +64,6 @@ _TOP_LEVEL_KEYS = frozenset(
      "models"}
 )  # fmt: skip
 """The compose specification's top-level keys: never a service of the legacy format."""
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 _PORT_RANGE = re.compile(r"^([0-9]{1,5})(?:-([0-9]{1,5}))?$")
 
@@ -650,70 +649,16 @@ def _port_range(text: str) -> tuple[int, int] | None:
 
 
 def interpolate(text: str, variables: Mapping[str, str]) -> str:
-    """Compose's `${VAR}` rules: unset is empty (compose warns), `$$` is `$`.
-
-    `${VAR:-d}` / `${VAR-d}` default when unset-or-empty / unset; `${VAR:+a}` / `${VAR+a}`
-    the alternative when set; `${VAR:?m}` / `${VAR?m}` are required (empty here: compose
+    """Compose's `${VAR}` rules (interpolate.py's compose dialect): unset is empty (compose
+    warns), `$$` is `$`, `$NAME`, defaults, `${VAR:+alt}`; `${VAR:?m}` is empty here (compose
     would refuse the file). ValueError for a malformed reference; its message names no value.
     """
     if "$" not in text:
         return text
-    value, _ = _expand(text, 0, variables, inside=False, depth=0)
-    return value
+    from envdoctor.errors import ConfigError
+    from envdoctor.interpolate import Interpolator
 
-
-def _expand(
-    text: str, pos: int, variables: Mapping[str, str], *, inside: bool, depth: int
-) -> tuple[str, int]:
-    if depth > 20:
-        raise ValueError("interpolation nested too deeply")
-    out: list[str] = []
-    while pos < len(text):
-        ch = text[pos]
-        if inside and ch == "}":
-            return "".join(out), pos
-        if ch != "$":
-            out.append(ch)
-            pos += 1
-            continue
-        nxt = text[pos + 1 : pos + 2]
-        if nxt == "$":
-            out.append("$")
-            pos += 2
-        elif nxt == "{":
-            value, pos = _braced(text, pos + 2, variables, depth)
-            out.append(value)
-        else:
-            match = _NAME.match(text, pos + 1)
-            if not match:
-                raise ValueError("a '$' that starts no variable (write '$$' for a dollar)")
-            out.append(variables.get(match.group(0), ""))
-            pos = match.end()
-    if inside:
-        raise ValueError("unterminated '${'")
-    return "".join(out), pos
-
-
-def _braced(
-    text: str, pos: int, variables: Mapping[str, str], depth: int
-) -> tuple[str, int]:
-    match = _NAME.match(text, pos)
-    if not match:
-        raise ValueError("expected a variable name after '${'")
-    name, pos = match.group(0), match.end()
-    value = variables.get(name)
-    if text.startswith("}", pos):
-        return value or "", pos + 1
-    for op in (":-", ":+", ":?", "-", "+", "?"):
-        if text.startswith(op, pos):
-            break
-    else:
-        raise ValueError("expected '}', ':-', '-', ':+', '+', ':?' or '?' after the name")
-    argument, end = _expand(text, pos + len(op), variables, inside=True, depth=depth + 1)
-    empty_counts = op.startswith(":")
-    is_set = value is not None and (value != "" or not empty_counts)
-    if op.endswith("-"):
-        return (value if is_set else argument) or "", end + 1
-    if op.endswith("+"):
-        return (argument if is_set else ""), end + 1
-    return (value if is_set else "") or "", end + 1
+    try:
+        return Interpolator(variables, compose=True).expand(text)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None

@@ -5,6 +5,9 @@ Supported: `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset
 `$`. A lone `$` (as in a regex) is left alone. An unset variable without a default is not a
 crash: it raises `MissingVariable`, which the loader turns into that check's `error`.
 Values are never put into error messages: they may be secrets.
+
+`compose=True` is Docker Compose's dialect of the same grammar, for reading compose files:
+`$NAME` too, `${VAR:+alt}` / `${VAR+alt}`, and an unset variable is empty, never an error.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class Interpolator:
 
     variables: Mapping[str, str]
     used: set[str] = field(default_factory=set)
+    compose: bool = False
+    _depth: int = field(default=0, repr=False)
 
     def expand(self, text: str) -> str:
         if "$" not in text:
@@ -67,6 +72,13 @@ class Interpolator:
             elif nxt == "{":
                 value, pos = self._substitution(text, pos + 2)
                 out.append(value)
+            elif self.compose:
+                match = _NAME.match(text, pos + 1)
+                if not match:
+                    raise ConfigError("a '$' that starts no variable (write '$$' for a dollar)")
+                self.used.add(match.group(0))
+                out.append(self.variables.get(match.group(0), ""))
+                pos = match.end()
             else:
                 out.append("$")
                 pos += 1
@@ -83,9 +95,11 @@ class Interpolator:
         value = self.variables.get(name)
         if text.startswith("}", pos):
             if value is None:
+                if self.compose:
+                    return "", pos + 1
                 raise MissingVariable(name)
             return value, pos + 1
-        for op in (":-", "-", ":?", "?"):
+        for op in (":-", "-", ":?", "?", *((":+", "+") if self.compose else ())):
             if text.startswith(op, pos):
                 break
         else:
@@ -96,14 +110,32 @@ class Interpolator:
         start = pos + len(op)
         end = _closing_brace(text, start)
         unset = value is None or (op.startswith(":") and value == "")
+        if op.endswith("+"):  # compose's alternative: the argument when set, else nothing
+            return (self._nested(text, start, end) if not unset else ""), end + 1
         if not unset:  # the default is not even looked at, as in a shell
             return value, end + 1  # type: ignore[return-value]
         if op.endswith("-"):
-            default, _ = self._expand(text[: end + 1], start, inside=True)
-            return default, end + 1
+            return self._nested(text, start, end), end + 1
+        if self.compose:  # compose would refuse the file; reading it, the value is empty
+            return "", end + 1
         # The message is shown as written: expanding it could reveal another variable's value.
         message = text[start:end]
         raise MissingVariable(name, f"{name} is not set" + (f": {message}" if message else ""))
+
+
+    def _nested(self, text: str, start: int, end: int) -> str:
+        """A default or alternative, itself expanded (nesting has a limit, not a stack overflow)."""
+        if self._depth >= MAX_NESTING:
+            raise ConfigError(f"interpolation nested more than {MAX_NESTING} deep in {text!r}")
+        self._depth += 1
+        try:
+            value, _ = self._expand(text[: end + 1], start, inside=True)
+        finally:
+            self._depth -= 1
+        return value
+
+
+MAX_NESTING = 20
 
 
 def _closing_brace(text: str, pos: int) -> int:

@@ -137,8 +137,14 @@ def refused_hint(port: int, ips: list[str], processes: tuple[str, ...] = ()) -> 
         return f"listening on port {port}: {describe(listeners)}"
     hint = f"nothing listens on port {port}"
     if elsewhere:
-        hint += f"; {describe(elsewhere)}"
+        owners = list(dict.fromkeys(x.pid for x in elsewhere))
+        shown = [x for x in elsewhere if x.pid in owners[:SHOWN_OWNERS]]
+        more = len(owners) - SHOWN_OWNERS
+        hint += f"; {describe(shown)}" + (f" (and {more} more)" if more > 0 else "")
     return hint
+
+
+SHOWN_OWNERS = 2  # "a postgres process listens on 5433": a hint, not an inventory
 
 
 async def local_hint(

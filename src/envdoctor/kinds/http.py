@@ -446,17 +446,27 @@ class HttpKind(ServiceKind):
                     "handshake: a black hole, or a server that does not speak TLS",
                     fix=port_fix,
                 )
+            holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
+            why = (
+                f"{holder} holds that port: another server, waiting for the client to speak"
+                if holder
+                else "a black hole, or a server of another protocol waiting for the client "
+                "to speak"
+            )
             return HostVerdict(
                 address,
                 Status.FAIL,
-                f"connected to {address}, but no answer within {limit}: a black hole, or a "
-                "server of another protocol waiting for the client to speak",
+                f"connected to {address}, but no answer within {limit}: {why}",
                 fix=port_fix,
             )
         if isinstance(exc, Closed):
+            holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
+            said = f"it sent {self._bytes(ctx, request, received)}" if received else ""
+            held = f"{holder} holds that port" if holder else ""
+            detail = "; ".join(x for x in (said, held) if x)
             message = f"{address} closed the connection without an HTTP answer"
-            if received:
-                message += f" (it sent {self._bytes(ctx, request, received)})"
+            if detail:
+                message += f" ({detail})"
             return HostVerdict(address, Status.FAIL, message, fix=port_fix)
         detail = self._mask(ctx, request, exc.message)
         return HostVerdict(address, Status.FAIL, f"{address}: {detail}")

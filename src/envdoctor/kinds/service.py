@@ -29,6 +29,14 @@ def _tls_schemes() -> dict[str, bool]:
     return {scheme: tls for scheme, (_port, tls) in SCHEMES.items()}
 
 
+# How long before the probe's deadline a still-waiting probe starts looking up who holds a
+# port of this machine (see _probe_host).
+EARLY_LOOKUP = 0.3
+
+# How far past the check's deadline the lookup of a silent port's holder may go (the runner
+# stops a kind 0.1 s after its deadline).
+HOLDER_MARGIN = 0.06
+
 # The probe stops this much before the check's deadline, so the precise reason is always ours,
 # never the runner's generic "timed out" (as in the tcp kind).
 GRACE = 0.02
@@ -207,10 +215,24 @@ class ServiceKind(Kind):
             # names several hosts.
             ctx.note(f"{address}: {text}" if several and not text.startswith(address) else text)
 
+        # A probe still waiting shortly before its deadline is likely to end "no answer": who
+        # holds the port (a psutil scan, on a thread) is then looked up while it waits, so the
+        # message can name the process even on a busy machine. Fast runs never pay for it.
+        timer = None
+        if _maybe_local(host):
+            timer = asyncio.get_running_loop().call_later(
+                max(0.0, deadline - EARLY_LOOKUP - time.monotonic()),
+                self._start_holder_lookup,
+                ctx,
+                port,
+            )
         try:
             result = await probe(target, deadline, log)
         except ProbeError as exc:
             return await self.transport_failure(exc, endpoint, host, port, spec, ctx)
+        finally:
+            if timer is not None:
+                timer.cancel()
         elapsed = time.monotonic() - started
         return self.verdict(result, endpoint, host, port, elapsed, ctx)
 
@@ -343,13 +365,20 @@ class ServiceKind(Kind):
                     self._wrong_protocol(address, other, f"it sent {describe(exc.received)}"),
                     fix=self._port_fix(port, other),
                 )
-            during = "the TLS handshake" if exc.phase == "tls" else f"a {self.protocol} answer"
+            during = "the TLS handshake" if exc.phase == "tls" else f"the {self.protocol} reply"
             got = f" (got only {describe(exc.received)})" if exc.received else ""
+            holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
+            why = (
+                f"{holder} holds that port: another server, waiting for the client to speak"
+                if holder
+                else "a black hole, or a server of another protocol waiting for the client "
+                "to speak"
+            )
             return HostVerdict(
                 address,
                 Status.FAIL,
                 f"connected to {address}, but no answer within {limit} waiting for {during}{got}: "
-                "a black hole, or a server of another protocol waiting for the client to speak",
+                + why,
                 fix=self._port_fix(port),
             )
         if isinstance(exc, Closed):
@@ -362,14 +391,51 @@ class ServiceKind(Kind):
                     self._wrong_protocol(address, other, detail),
                     fix=self._port_fix(port, other),
                 )
+            holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
+            article = "an" if self.protocol[:1] in "AEIOU" else "a"
+            said = f"it sent {describe(exc.received)}" if exc.received else ""
+            held = f"{holder} holds that port" if holder else ""
+            detail = "; ".join(x for x in (said, held) if x)
             return HostVerdict(
                 address,
                 Status.FAIL,
-                f"{address} closed the connection without a {self.protocol} answer"
-                + (f" (it sent {describe(exc.received)})" if exc.received else ""),
+                f"{address} closed the connection without {article} {self.protocol} answer"
+                + (f" ({detail})" if detail else ""),
                 fix=self._port_fix(port),
             )
         return HostVerdict(address, Status.FAIL, f"{address}: {exc.message}")
+
+    def _start_holder_lookup(self, ctx: CheckContext, port: int) -> None:
+        from envdoctor.listeners import local_hint
+
+        lookups = ctx.__dict__.setdefault("_holder_lookups", {})
+        if port not in lookups:
+            task = asyncio.ensure_future(local_hint(ctx, port, ["127.0.0.1"], -HOLDER_MARGIN))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            lookups[port] = task
+
+    async def _holder(self, ctx: CheckContext, port: int, ips: list[str]) -> str | None:
+        """For a silent port of this machine: the process listening there ("redis-server
+        (pid 12)"), which names the protocol that waits for us to speak first."""
+        from envdoctor.listeners import local_hint
+
+        # The probe used the whole deadline; the runner's hard stop comes 0.1 s after it
+        # (runner.GRACE), and a listener scan takes milliseconds: look within that margin,
+        # or take the lookup started while the probe was still waiting.
+        early = ctx.__dict__.get("_holder_lookups", {}).get(port)
+        try:
+            if early is not None:
+                hint = await asyncio.wait_for(
+                    asyncio.shield(early), max(0.001, ctx.remaining() + HOLDER_MARGIN)
+                )
+            else:
+                hint = await local_hint(ctx, port, ips, -HOLDER_MARGIN)
+        except asyncio.TimeoutError:
+            return None
+        prefix = f"listening on port {port}: "
+        if not hint or not hint.startswith(prefix):
+            return None
+        return hint[len(prefix) :].split(" on ", 1)[0]
 
     async def _start_fix(self, port: int, ctx: CheckContext) -> str | None:
         """`docker compose up -d <service>` when the project's compose file publishes the port,
@@ -397,3 +463,18 @@ class ServiceKind(Kind):
             inner = self.container_port or self.default_port
             return f"docker run -d -p {port}:{inner} {self.docker_image}"
         return None
+
+
+def _maybe_local(host: str) -> bool:
+    """Whether `host` names this machine without a lookup (a psutil scan can explain it)."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified

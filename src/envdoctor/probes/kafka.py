@@ -25,8 +25,7 @@ import secrets
 import struct
 
 from envdoctor.probes.connect import Log
-from envdoctor.probes.identify import describe, identify
-from envdoctor.probes.result import ProbeResult, State, Target
+from envdoctor.probes.result import ProbeResult, State, Target, wrong_protocol
 from envdoctor.probes.wire import Wire
 
 API_VERSIONS = 18
@@ -130,15 +129,4 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
 
 
 def _wrong(wire: Wire, what: str) -> ProbeResult:
-    """WRONG_PROTOCOL: name what answered when we recognise it, else say what was wrong."""
-    received = bytes(wire.received)
-    protocol = identify(received)
-    if protocol == "Kafka":
-        protocol = ""  # it looked like us at first sight; the reply's own fields said otherwise
-    if protocol:
-        return ProbeResult(
-            State.WRONG_PROTOCOL, f"it sent {describe(received)}", protocol=protocol
-        )
-    return ProbeResult(
-        State.WRONG_PROTOCOL, f"{what} (it sent {describe(received)})", protocol=""
-    )
+    return wrong_protocol(bytes(wire.received), "Kafka", what)

@@ -23,8 +23,7 @@ from typing import Any
 
 from envdoctor.probes import bson
 from envdoctor.probes.connect import Log
-from envdoctor.probes.identify import describe, identify
-from envdoctor.probes.result import ProbeResult, State, Target
+from envdoctor.probes.result import ProbeResult, State, Target, wrong_protocol
 from envdoctor.probes.wire import Wire
 
 OP_REPLY = 1
@@ -152,18 +151,7 @@ async def _command(wire: Wire, command: str, log: Log) -> dict[str, Any] | Probe
 
 
 def _wrong(wire: Wire, what: str) -> ProbeResult:
-    """WRONG_PROTOCOL: name what answered when we recognise it, else say what was wrong."""
-    received = bytes(wire.received)
-    protocol = identify(received)
-    if protocol == "MongoDB":
-        protocol = ""  # it looked like us at first sight; the reply's own fields said otherwise
-    if protocol:
-        return ProbeResult(
-            State.WRONG_PROTOCOL, f"it sent {describe(received)}", protocol=protocol
-        )
-    return ProbeResult(
-        State.WRONG_PROTOCOL, f"{what} (it sent {describe(received)})", protocol=""
-    )
+    return wrong_protocol(bytes(wire.received), "MongoDB", what)
 
 
 def _legacy_reply(message: bytes) -> ProbeResult:

@@ -71,3 +71,16 @@ class Target:
     database: str = ""
     tls: Any = None
     params: Mapping[str, str] = field(default_factory=dict)
+
+
+def wrong_protocol(received: bytes, ours: str, what: str) -> ProbeResult:
+    """WRONG_PROTOCOL for bytes that are not `ours`: named when recognisable, else `what` was
+    wrong with them. A first glance that said `ours` is overruled by the reply's own fields."""
+    from envdoctor.probes.identify import describe, identify
+
+    protocol = identify(received)
+    if protocol == ours:
+        protocol = ""
+    if protocol:
+        return ProbeResult(State.WRONG_PROTOCOL, f"it sent {describe(received)}", protocol=protocol)
+    return ProbeResult(State.WRONG_PROTOCOL, f"{what} (it sent {describe(received)})")

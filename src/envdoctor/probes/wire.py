@@ -21,7 +21,7 @@ import ssl
 import time
 from typing import Any
 
-from envdoctor.probes.connect import Log, ProbeError, connect_socket
+from envdoctor.probes.connect import Attempt, Log, ProbeError, _ip, connect_socket
 
 MAX_READ = 65536
 
@@ -142,7 +142,9 @@ class Wire:
         return self.deadline - time.monotonic()
 
     def _kw(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port}
+        # The address that answered the handshake: a kind may look up who listens there.
+        attempt = Attempt(self.peer, "connected", self.connect_elapsed, _ip(self.peer))
+        return {"host": self.host, "port": self.port, "attempts": (attempt,)}
 
     # -- raw socket -------------------------------------------------------------------------
 
