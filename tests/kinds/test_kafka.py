@@ -3,8 +3,10 @@ brokers in one URL, a listener that hangs up, and other protocols on the port.""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import psutil
 from tests.conftest import Project, closed_port
 from tests.kinds._helpers import one_check
 from tests.servers.kafka_fake import BROKER_APIS, KafkaFakes
@@ -70,9 +72,11 @@ def test_a_listener_that_hangs_up_hints_at_tls(project: Project, kafka_fake: Kaf
     port = kafka_fake.start("close").port
     _, check = kafka(project, f"kafka://127.0.0.1:{port}")
     assert check["status"] == "fail"
+    # The fake is this test process: psutil names it as the port's holder.
+    me = f"{psutil.Process().name()} (pid {os.getpid()})"
     assert check["message"] == (
-        f"127.0.0.1:{port} closed the connection without a Kafka answer; a listener "
-        "configured for SSL or SASL_SSL does this to a plaintext client"
+        f"127.0.0.1:{port} closed the connection without a Kafka answer ({me} holds that "
+        "port); a listener configured for SSL or SASL_SSL does this to a plaintext client"
     )
     assert check["fix"] == (
         f"check that port {port} is the broker's PLAINTEXT or SASL_PLAINTEXT listener "
