@@ -872,7 +872,11 @@ def test_dotenv_is_not_read_unless_configured(project: Project) -> None:
     assert result.code == 1
     check = by_id(result.json())["doc"]
     assert check["status"] == "error"
-    assert check["message"] == "ENVDOCTOR_TEST_DOC is not set"
+    # ... but says where the value is and how to have it read
+    assert check["message"] == (
+        "ENVDOCTOR_TEST_DOC is not set (.env sets it, but ${...} reads only the environment: "
+        'add dotenv = ".env" under [tool.envdoctor] in pyproject.toml, or export it)'
+    )
 
 
 def test_unset_variable_errors_that_check_and_the_others_run(project: Project) -> None:

@@ -994,3 +994,17 @@ def test_load_config_on_arbitrary_toml(
     top: dict[str, object], checks: list[dict[str, object]]
 ) -> None:
     _assert_loads_or_config_errors(_toml_document(top, checks))
+
+
+def test_an_unset_variable_that_dotenv_sets_says_how_to_read_it(tmp_path: Path) -> None:
+    (tmp_path / "checks").mkdir()
+    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://a:b@h:1/x\n")
+    (tmp_path / "checks" / "a.toml").write_text(
+        '[[check]]\nid = "db"\nkind = "postgres"\nurl = "${DATABASE_URL}"\n'
+    )
+    cfg = load_config(tmp_path, environ={})
+    (spec,) = cfg.checks
+    assert spec.problem == (
+        "DATABASE_URL is not set (.env sets it, but ${...} reads only the environment: add "
+        'dotenv = ".env" under [tool.envdoctor] in pyproject.toml, or export it)'
+    )

@@ -126,3 +126,25 @@ def test_round_trip_of_well_formed_urls(scheme: str, password: str, hosts: list)
     assert ep.hosts == tuple(hosts)
     assert ep.password == password
     assert "***" in ep.shown()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:Xq1@hunter2/Zz9@127.0.0.1:61432/appdb",  # raw '@' and '/'
+        "postgresql://app:pa?ss@127.0.0.1:61432/appdb",
+        "postgresql://app:pa#ss@127.0.0.1:61432/appdb",
+    ],
+)
+def test_a_raw_reserved_character_in_the_password_is_refused_not_misread(url: str) -> None:
+    """Never a host made of a piece of the password (that would be looked up in DNS)."""
+    with pytest.raises(ValueError) as caught:
+        parse_url(url, ("postgresql",))
+    message = str(caught.value)
+    assert message.startswith("the user or password in the URL holds a raw")
+    assert "percent-encode" in message
+    assert not any(part in message for part in ("hunter2", "Zz9", "Xq1", "pa?ss", "pa#ss"))
+
+
+def test_an_at_sign_in_a_query_is_not_a_login() -> None:
+    assert parse_url("http://h/p?email=a@b.com", ALL).hosts == (("h", 80),)

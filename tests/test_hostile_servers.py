@@ -215,6 +215,25 @@ def test_banner_server_sends_then_waits(
         wait_until(lambda: server.received[-1] == b"EHLO me\r\n", 2, "the EHLO")
 
 
+def test_replay_server_sends_then_hangs_up(
+    replay_server: Callable[[bytes], HostileServer],
+) -> None:
+    server = replay_server(b"-DENIED not from here\r\n")
+    for _ in range(2):  # every client hears the same words
+        with client(server) as sock:
+            assert read_exactly(sock, 23) == b"-DENIED not from here\r\n"
+            assert closed_by_peer(sock)
+    assert server.accepted == 2
+
+
+def test_a_server_closes_at_the_end_of_its_with_block(hostile_loop: HostileLoop) -> None:
+    with hostile_loop.banner(b"hi") as server, client(server) as sock:
+        assert read_exactly(sock, 2) == b"hi"
+    assert server.closed
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((server.host, server.port), timeout=2)
+
+
 def test_responder_waits_for_the_client_then_replies_once(
     responder: Callable[[bytes], HostileServer],
 ) -> None:
@@ -236,9 +255,7 @@ def test_http_responder_answers_200(http_responder: HostileServer) -> None:
         sock.sendall(b"GET /health?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_exactly(sock, len(HTTP_OK + HTTP_BODY)) == HTTP_OK + HTTP_BODY
         # keep-alive, pipelined, a body sent in pieces, HEAD without a body
-        sock.sendall(
-            b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel"
-        )
+        sock.sendall(b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel")
         time.sleep(0.05)
         sock.sendall(b"lo\nDELETE /b HTTP/1.1\n\nHEAD / HTTP/1.1\r\n\r\n")
         expected = (HTTP_OK + HTTP_BODY) * 2 + HTTP_OK
@@ -264,7 +281,9 @@ def test_http_responder_with_a_real_client(http_responder: HostileServer) -> Non
 @pytest.mark.parametrize(
     "first", [b"PING\r\n", b"*1\r\n$4\r\nPING\r\n", b"\x16\x03\x01\x00\xa5\x01\n", b"GET /\r\n"]
 )
-def test_http_responder_rejects_what_is_not_http(http_responder: HostileServer, first: bytes) -> None:
+def test_http_responder_rejects_what_is_not_http(
+    http_responder: HostileServer, first: bytes
+) -> None:
     with client(http_responder) as sock:
         sock.sendall(first)
         assert read_for(sock, 1.0) == HTTP_BAD

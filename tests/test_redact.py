@@ -142,3 +142,13 @@ def test_the_fill_in_placeholder_of_a_fix_is_not_a_secret() -> None:
     assert Redactor()("redis://u:PASSWORD2@h") == "redis://u:***@h"
     # a real password that happens to be the placeholder is still masked (a known secret)
     assert Redactor({"PASSWORD"})("redis://u:PASSWORD@h") == "redis://u:***@h"
+
+
+def test_a_whole_url_option_gives_its_password_up_to_the_last_at() -> None:
+    from envdoctor.redact import url_passwords
+
+    assert "CANARY b" in url_passwords("http://u:CANARY b@h/x")
+    assert "Xq1@hunter2/Zz9" in url_passwords("postgresql://app:Xq1@hunter2/Zz9@127.0.0.1/db")
+    secrets = url_passwords("postgresql://app:Xq1@hunter2/Zz9@127.0.0.1/db")
+    shown = Redactor(set(secrets))("url = 'postgresql://app:Xq1@hunter2/Zz9@127.0.0.1/db'")
+    assert "hunter2" not in shown and "Zz9" not in shown and "Xq1" not in shown

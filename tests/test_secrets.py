@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import socket
+import threading
 
-from conftest import Project
+import pytest
+from tests.kinds._helpers import SERVICE_SCHEMES, service_url
+from tests.servers.threaded import serve
+
+from conftest import Project, closed_port
 
 FORMATS = ("console", "json", "junit", "github", "markdown")
 TOKEN = "ghp_canaryTOKEN123"
@@ -90,29 +95,17 @@ def test_secret_values_of_the_projects_dotenv_are_masked_without_settings(projec
 
 # -- service URLs: every service kind, every format, the refused and the answered paths --------
 
-SERVICE_SCHEMES = {
-    "postgres": "postgresql",
-    "redis": "redis",
-    "mysql": "mysql",
-    "mongodb": "mongodb",
-    "amqp": "amqp",
-    "kafka": "kafka",
-    "memcached": "memcached",
-    "smtp": "smtp",
-    "http": "http",
-}
 CANARY = "s3cr3t-CANARY-pw"
 
 
-def _url(scheme: str, port: int) -> str:
-    path = "/0" if scheme == "redis" else "/db"
-    return f"{scheme}://app:{CANARY}@127.0.0.1:{port}{path}"
+def _url(kind: str, port: int) -> str:
+    return service_url(kind, port, f"app:{CANARY}@")
 
 
 def _service_checks(port: int, via_env: bool) -> str:
     out = []
-    for kind, scheme in SERVICE_SCHEMES.items():
-        url = _url(scheme, port)
+    for kind in SERVICE_SCHEMES:
+        url = _url(kind, port)
         value = "${SERVICE_URL_" + kind.upper() + "}" if via_env else url
         out.append(f'[[check]]\nid = "{kind}"\nkind = "{kind}"\nurl = "{value}"\ntimeout = "1s"\n')
     return "\n".join(out)
@@ -122,36 +115,15 @@ def _service_checks(port: int, via_env: bool) -> str:
 def test_service_url_passwords_never_show_in_any_format(project: Project, via_env: bool) -> None:
     """Refused (a closed port) and answered-by-another-protocol (an HTTP-ish listener that
     echoes what it got) paths: the password is in no report, log or explanation."""
-    import socket
-    import threading
 
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    port = server.getsockname()[1]
-    stop = threading.Event()
+    def echo(conn: socket.socket, _stop: threading.Event) -> None:
+        """Answers anything with what it received: a hostile echo."""
+        conn.settimeout(0.3)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + conn.recv(4096))
 
-    def echo() -> None:  # answers anything with what it received: a hostile echo
-        server.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(0.3)
-                try:
-                    data = conn.recv(4096)
-                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + data)
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=echo, daemon=True)
-    thread.start()
-    env = {
-        f"SERVICE_URL_{kind.upper()}": _url(scheme, port) for kind, scheme in SERVICE_SCHEMES.items()
-    }
-    try:
+    with serve(echo) as server:
+        port = server.port
+        env = {f"SERVICE_URL_{kind.upper()}": _url(kind, port) for kind in SERVICE_SCHEMES}
         project.checks(_service_checks(port, via_env))
         runs = [("check", "-f", fmt) for fmt in FORMATS]
         runs += [("check", "-f", "json", "-v"), ("explain", "postgres"), ("explain", "redis")]
@@ -161,16 +133,29 @@ def test_service_url_passwords_never_show_in_any_format(project: Project, via_en
             assert result.code in (0, 1), (args, result.stderr)
             assert CANARY not in result.stdout + result.stderr, args
             assert "CANARY" not in result.stdout + result.stderr, args
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    refused_port = closed.getsockname()[1]
-    closed.close()
-    project.checks(_service_checks(refused_port, via_env))
+    project.checks(_service_checks(closed_port(), via_env))
     for fmt in FORMATS:
         result = project.run("check", "-f", fmt, "-v", env=env)
         assert result.code == 1
         assert CANARY not in result.stdout + result.stderr, fmt
+
+
+@pytest.mark.parametrize("password", ["CANARY XQZ", "CANARY/XQZ@more", "CANARYp@ss:w/rd spä€"])
+def test_raw_passwords_with_spaces_and_slashes_are_masked_in_explain(
+    project: Project, password: str
+) -> None:
+    project.checks(
+        f'[[check]]\nid = "db"\nkind = "postgres"\nurl = "postgresql://app:{password}@127.0.0.1:1/x"\n'
+    )
+    for args in (("explain", "db"), ("check", "-v"), ("check", "-f", "json"), ("list",)):
+        result = project.run(*args)
+        out = result.stdout + result.stderr
+        assert "CANARY" not in out and "XQZ" not in out, (args, out)
+        assert "Traceback" not in out
+
+
+def test_a_literal_url_quoted_in_a_module_error_is_masked(project: Project) -> None:
+    project.checks('[[check]]\nid = "c"\nkind = "redis"\nurl = ["redis://:CANARY2@h"]\n')
+    result = project.run("check")
+    assert result.code == 2
+    assert "CANARY2" not in result.stderr and "***" in result.stderr

@@ -110,24 +110,13 @@ def test_optional_failures_do_not_hold_the_wait(project: Any) -> None:
     assert statuses == {"svc": "pass", "extra": "fail"}
 
 
-def test_no_attempt_outlives_the_wait(project: Any) -> None:
-    """A check with a 30 s timeout against a black hole still ends when the wait does."""
-    with socket.socket() as hole:
-        hole.bind(("127.0.0.1", 0))
-        hole.listen(0)
-        port = hole.getsockname()[1]
-        fillers = []
-        for _ in range(8):  # fill the backlog: further connects hang
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", port))
-            fillers.append(s)
-        project.checks(SERVICE.format(port=port) + 'timeout = "30s"\n')
-        started = time.monotonic()
-        result = project.run("check", "--wait", "1s", "--format", "json")
-        took = time.monotonic() - started
-        for s in fillers:
-            s.close()
+def test_no_attempt_outlives_the_wait(project: Any, full_backlog_port: int) -> None:
+    """A check with a 30 s timeout against a port whose connects hang still ends when the wait
+    does."""
+    project.checks(SERVICE.format(port=full_backlog_port) + 'timeout = "30s"\n')
+    started = time.monotonic()
+    result = project.run("check", "--wait", "1s", "--format", "json")
+    took = time.monotonic() - started
     assert result.code == 3, result.stdout
     assert took < 8
     assert "timed out" in result.json()["checks"][0]["message"]
@@ -166,3 +155,24 @@ def test_gave_up_reason_only_when_not_ready() -> None:
     bad = [Result(spec(), "S", Status.FAIL, "")]
     assert judge(ok, gave_up_after="5 s").reasons == []
     assert judge(bad, gave_up_after="5 s").reasons[-1] == "still not ready after waiting 5 s"
+
+
+def test_interrupting_a_wait_does_not_claim_the_wait_ran_out(project: Any) -> None:
+    import signal
+    import subprocess
+
+    from tests.conftest import clean_env, envdoctor_executable
+
+    project.checks(SERVICE.format(port=closed_port()))
+    proc = subprocess.Popen(
+        [envdoctor_executable(), "check", "--wait", "30s", "--format", "json"],
+        cwd=project.root, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    report = json.loads(out)
+    assert report["interrupted"] is True
+    assert not any("after waiting" in reason for reason in report["reasons"])

@@ -375,7 +375,12 @@ def _load(project: Path | None, config: list[Path] | None, python: str | None): 
     try:
         cfg = load_config(root, config or None)
     except ConfigErrors as exc:
-        raise Fail("\n".join(f"envdoctor: {e}" for e in exc.errors), EXIT_CONFIG) from None
+        from envdoctor.redact import Redactor
+
+        mask = Redactor()  # a literal URL quoted back in an error keeps its password hidden
+        raise Fail(
+            "\n".join(f"envdoctor: {mask(str(e))}" for e in exc.errors), EXIT_CONFIG
+        ) from None
     try:
         target = resolve_target(root, python, os.environ)
     except TargetError as exc:
@@ -486,7 +491,7 @@ def _report(
     from envdoctor.units import format_duration
 
     floor = cfg.settings.min_score if min_score is None else min_score
-    gave_up = format_duration(wait) if wait is not None else None
+    gave_up = format_duration(wait) if wait is not None and not interrupted else None
     verdict = judge(results, floor, strict, interrupted, gave_up_after=gave_up)
     info = session.target_info_result
     python = Interpreter(

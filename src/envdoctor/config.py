@@ -66,6 +66,23 @@ class _Loader:
     files: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     variables: dict[str, str] = field(default_factory=dict)
+    dotenv_setting: str | None = None
+
+    def _dotenv_hint(self, name: str) -> str:
+        """When the project's `.env` sets the missing name but is not read for ${VAR}."""
+        if self.dotenv_setting:
+            return ""
+        path = self.project / ".env"
+        try:
+            keys = read_dotenv(path).values if path.is_file() else {}
+        except ProjectFileError:
+            return ""
+        if name not in keys:
+            return ""
+        return (
+            " (.env sets it, but ${...} reads only the environment: add dotenv = \".env\" "
+            "under [tool.envdoctor] in pyproject.toml, or export it)"
+        )
 
     def error(self, message: str, source: Source) -> None:
         self.errors.append(ConfigError(message, source))
@@ -182,7 +199,7 @@ class _Loader:
                 try:
                     value = interpolator.expand_value(raw)
                 except MissingVariable as exc:
-                    problem = problem or str(exc)
+                    problem = problem or str(exc) + self._dotenv_hint(exc.name)
                     continue
                 except ConfigError as exc:
                     self.error(f"{label}: option '{key}': {exc.message}", where[key])
@@ -310,6 +327,7 @@ def load_config(
                 lines = pyproject.tables.get("tool.envdoctor", TableLines(1))
                 settings = loader.settings_from(tool, lines, loader.display(pyproject_path))
     loader.variables = _variables(project, settings, loader.environ)
+    loader.dotenv_setting = settings.dotenv
     if config_files:
         seen: set[Path] = set()
         for path in config_files:

@@ -36,6 +36,12 @@ SCHEMES: dict[str, tuple[int, bool]] = {
 }
 
 
+RAW_USERINFO = (
+    "the user or password in the URL holds a raw '/', '?', '#' or '@' that cuts the URL in the "
+    "wrong place: percent-encode them (%2F, %3F, %23, %40), as database drivers expect too"
+)
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One service URL: every host:port it names, and the login it carries (never shown)."""
@@ -79,9 +85,12 @@ def parse_url(url: str, schemes: tuple[str, ...]) -> Endpoint:
         shown = scheme if scheme.isascii() and scheme.replace("+", "").isalnum() else "?"
         raise ValueError(f"the URL scheme must be {wanted} (got {shown}://)")
     default_port, tls = SCHEMES[scheme]
+    whole = rest
     rest = rest.partition("#")[0]
     rest, _, query = rest.partition("?")
     netloc, slash, path = rest.partition("/")
+    if "@" in path.split("/")[0]:
+        raise ValueError(RAW_USERINFO)  # "u:pa/ss@host": the '/' cut the login in two
     userinfo, at, hostlist = netloc.rpartition("@")
     user = password = ""
     has_password = False
@@ -90,7 +99,12 @@ def parse_url(url: str, schemes: tuple[str, ...]) -> Endpoint:
         user = unquote(raw_user)
         password = unquote(raw_password)
         has_password = bool(colon)
-    hosts = tuple(_host_port(part, default_port) for part in hostlist.split(","))
+    try:
+        hosts = tuple(_host_port(part, default_port) for part in hostlist.split(","))
+    except ValueError:
+        if "@" in whole[len(netloc) :]:
+            raise ValueError(RAW_USERINFO) from None  # "u:pa?ss@host", "u:pa#ss@host"
+        raise
     params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
     database = unquote(path.strip("/")) if slash else ""
     return Endpoint(

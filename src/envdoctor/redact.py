@@ -67,10 +67,19 @@ class Redactor:
     def __post_init__(self) -> None:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted({s for s in self.secrets if len(s) >= 3}, key=len, reverse=True)
+        self._splittable = [
+            s for s in self._secrets if any(c in s for c in "@/ \t\n") and not _WHOLE_URL.match(s)
+        ]
 
     def __call__(self, text: str | None) -> str | None:
         if not text:
             return text
+        # A known secret with a raw '@', '/' or space is masked whole first: the URL pattern
+        # (which stops at such characters) would split it and leave the rest in view. Other
+        # secrets go last, so a secret-named variable holding a URL still shows its host.
+        for secret in self._splittable:
+            if secret in text:
+                text = text.replace(secret, MASK)
         text = _URL_USERINFO.sub(_mask_userinfo, text)
         text = _QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
         for secret in self._secrets:
@@ -80,8 +89,21 @@ class Redactor:
 
 
 def url_passwords(text: str) -> list[str]:
-    """The passwords of every URL in text (to mask them wherever else they turn up)."""
-    return [m["pw"] for m in _URL_USERINFO.finditer(text)]
+    """The passwords of every URL in text (to mask them wherever else they turn up).
+
+    When the whole text is one URL (an option's value), its password runs to the LAST `@`:
+    a password with a raw space, `/` or `@` that the in-text pattern would cut short is
+    still masked whole."""
+    found = [m["pw"] for m in _URL_USERINFO.finditer(text)]
+    whole = _WHOLE_URL.match(text)
+    if whole and "@" in whole["rest"]:
+        userinfo = whole["rest"][: whole["rest"].rindex("@")]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    return [p for p in found if p]
+
+
+_WHOLE_URL = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://(?P<rest>.*)$", re.S)
 
 
 def redact_url(url: str) -> str:

@@ -23,8 +23,9 @@ from envdoctor.units import format_duration
 ProgressFn = Callable[[int, int, list[str]], None]
 
 # Kinds see the deadline itself (ctx.remaining()) and can report a timeout in their own words,
-# with what they saw so far; the runner's hard stop comes this much later.
-GRACE = 0.1
+# with what they saw so far; the runner's hard stop comes this much later (enough for an event
+# loop that 50 concurrent probes keep busy on a loaded 2-core machine to deliver their words).
+GRACE = 0.25
 
 # Under --wait, the pause before re-running a check that has not passed: as long as its last
 # attempt took, within these bounds. A refused port is re-tried 10 times a second (a service

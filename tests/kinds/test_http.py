@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import Project, clean_env, closed_port, envdoctor_executable, full_backlog
 from tests.servers import http_fake
 from tests.servers.http_fake import RawServer, Web
-from tests.servers.process import free_port
+from tests.servers.process import free_port, self_signed_cert
 
 from envdoctor.kinds.http import KIND, parse_http_url
 
@@ -31,7 +31,7 @@ def web() -> Iterator[Web]:
 
 @pytest.fixture(scope="module")
 def tls_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    cert = http_fake.self_signed_cert(tmp_path_factory.mktemp("tls"))
+    cert = self_signed_cert(tmp_path_factory.mktemp("tls"))
     with http_fake.web(tls=cert) as server:
         yield server
 
@@ -57,7 +57,9 @@ def servers() -> Iterator[dict[str, RawServer]]:
 
 
 def toml_checks(checks: dict[str, str]) -> str:
-    return "".join(f'[[check]]\nid = "{i}"\nkind = "http"\n{body}\n\n' for i, body in checks.items())
+    return "".join(
+        f'[[check]]\nid = "{i}"\nkind = "http"\n{body}\n\n' for i, body in checks.items()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +154,7 @@ def test_service_unavailable_is_not_ready(report: dict[str, dict[str, Any]], web
     check = report["unavailable"]
     assert check["status"] == "fail"
     assert check["message"] == (
-        f"{web.url('/unavailable')} is not ready (503 Service Unavailable); "
-        "it asks to retry in 7 s"
+        f"{web.url('/unavailable')} is not ready (503 Service Unavailable); it asks to retry in 7 s"
     )
     assert check["fix"] == "wait for it: envdoctor check --wait 60s"
 
@@ -210,8 +211,7 @@ def test_tls(report: dict[str, dict[str, Any]], tls_web: Web, web: Web) -> None:
     check = report["tls_plain"]
     assert check["status"] == "fail"
     assert check["message"] == (
-        f"TLS failed with 127.0.0.1:{web.port}: wrong version number: "
-        "the port speaks plain HTTP?"
+        f"TLS failed with 127.0.0.1:{web.port}: wrong version number: the port speaks plain HTTP?"
     )
     assert check["fix"] == f"if this port speaks plain HTTP, use {web.url('/ok')}"
 
@@ -222,8 +222,7 @@ def test_a_dripping_server_is_cut_at_the_deadline(
     check = report["drip"]
     assert check["status"] == "fail"
     assert check["message"] == (
-        f"no complete answer within 1.0 s from {servers['drip'].url()}: "
-        "only 1 byte arrived (H)"
+        f"no complete answer within 1.0 s from {servers['drip'].url()}: only 1 byte arrived (H)"
     )
     assert check["duration_ms"] <= 1300
     check = report["drip_body"]
@@ -266,8 +265,7 @@ def test_a_malformed_answer_and_a_hang_up(
     check = report["malformed"]
     assert check["status"] == "fail"
     assert check["message"].startswith(
-        f"a malformed HTTP answer from 127.0.0.1:{servers['malformed'].port}: "
-        "illegal status line"
+        f"a malformed HTTP answer from 127.0.0.1:{servers['malformed'].port}: illegal status line"
     )
     check = report["hang_up"]
     port = servers["hang_up"].port
@@ -342,7 +340,9 @@ def test_secrets_never_shown_in_any_format(project: Project, web: Web) -> None:
     for text in outputs:
         for canary in (web.password, env_password, token, web.canary):
             assert canary not in text
-    report = {c["id"]: c for c in project.run("check", "--format", "json", env=env).json()["checks"]}
+    report = {
+        c["id"]: c for c in project.run("check", "--format", "json", env=env).json()["checks"]
+    }
     assert report["basic_ok"]["status"] == "pass"
     assert report["basic_ok"]["message"].startswith(
         f"HTTP 200 OK from http://{web.user}:***@127.0.0.1:{web.port}/basic in "
@@ -432,7 +432,9 @@ def test_a_dead_proxy_is_named_for_remote_hosts(project: Project) -> None:
 def test_fifty_black_holes_finish_together(project: Project) -> None:
     with http_fake.black_hole() as hole:
         project.checks(
-            toml_checks({f"hole{i}": f'url = "{hole.url(f"/{i}")}"\ntimeout = "1s"' for i in range(50)})
+            toml_checks(
+                {f"hole{i}": f'url = "{hole.url(f"/{i}")}"\ntimeout = "1s"' for i in range(50)}
+            )
         )
         started = time.monotonic()
         result = project.run("check", "--format", "json")

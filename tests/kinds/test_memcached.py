@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Project
-from tests.kinds._helpers import only
+from tests.kinds._helpers import never_shown, one_check
 from tests.servers.memcached import (
     MEMCACHED_PASSWORD,
     MEMCACHED_USER,
@@ -20,18 +20,13 @@ WRONG = "wrong-pw-c4n4ry"
 def one(project: Project, url: str, *secrets: str) -> tuple[int, dict[str, Any]]:
     """One check `cache` with its URL from CACHE_URL; with `secrets`, the JSON report, the
     console report and `explain` must hold none of them."""
-    project.checks('[[check]]\nid = "cache"\nkind = "memcached"\nurl = "${CACHE_URL}"\n')
     env = {"CACHE_URL": url}
-    result = project.run("check", "--format", "json", env=env)
-    assert result.code in (0, 1), result.stderr
-    outputs = [result]
+    found = one_check(
+        project, "cache", "memcached", 'url = "${CACHE_URL}"', env=env, secrets=secrets
+    )
     if secrets:
-        outputs += [project.run("check", "-v", env=env), project.run("explain", "cache", env=env)]
-        assert "evidence" in outputs[-1].stdout
-    for out in outputs:
-        for secret in secrets:
-            assert secret not in out.stdout + out.stderr
-    return result.code, only(result.json())
+        never_shown(project, "cache", env, secrets)
+    return found
 
 
 def test_version_passes(project: Project, memcached_plain: MemcachedServer) -> None:
@@ -60,15 +55,14 @@ def test_auth_file_without_credentials_warns(
 def test_auth_file_login_passes_and_stays_secret(
     project: Project, memcached_auth: MemcachedServer
 ) -> None:
-    code, found = one(project, memcached_auth.url(MEMCACHED_USER, MEMCACHED_PASSWORD),
-                      MEMCACHED_PASSWORD)
+    code, found = one(
+        project, memcached_auth.url(MEMCACHED_USER, MEMCACHED_PASSWORD), MEMCACHED_PASSWORD
+    )
     assert code == 0
     assert "answered version (logged in as alice) at " in found["message"]
 
 
-def test_wrong_password_fails_with_a_fix(
-    project: Project, memcached_auth: MemcachedServer
-) -> None:
+def test_wrong_password_fails_with_a_fix(project: Project, memcached_auth: MemcachedServer) -> None:
     code, found = one(project, memcached_auth.url(MEMCACHED_USER, WRONG), WRONG)
     assert code == 1
     assert found["message"] == (

@@ -165,7 +165,8 @@ def test_tls_true_in_the_url_speaks_tls(project: Project, mongo_fake: MongoFakes
     _, check = mongo(project, f"mongodb://127.0.0.1:{port}/?tls=true", 'timeout = "500ms"')
     assert check["status"] == "fail"
     # The plaintext fake reads our ClientHello as a message header and waits for the rest.
-    assert "waiting for the TLS handshake" in check["message"]
+    assert "no answer to the TLS handshake" in check["message"]
+    assert check["fix"] == "the port speaks plain text: drop tls=true from the URL"
 
 
 def test_srv_urls_say_why_they_are_not_supported(project: Project) -> None:

@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from tests.conftest import Project, closed_port
+from tests.kinds._helpers import reported
 from tests.servers.mariadb import (
     APP_CANARY,
     APP_PASSWORD,
@@ -18,28 +19,14 @@ from tests.servers.mariadb import (
 )
 from tests.servers.smtp import SmtpServer
 
-CHECK = '[[check]]\nid = "db"\nkind = "mysql"\nurl = "${DATABASE_URL}"\n'
 SECRETS = (APP_PASSWORD, APP_CANARY, LIMITED_PASSWORD)
 
 
 def check_url(project: Project, url: str, *more_secrets: str) -> dict[str, Any]:
     """Runs the check as JSON, console and `explain` with DATABASE_URL=url; returns the JSON
     check after asserting that no secret shows in any of the three (stdout or stderr)."""
-    project.checks(CHECK)
-    env = {"DATABASE_URL": url}
-    result = project.run("check", "--format", "json", env=env)
-    console = project.run("check", env=env)
-    explain = project.run("explain", "db", env=env)
-    for run in (result, console, explain):
-        for secret in (*SECRETS, *more_secrets):
-            assert secret not in run.stdout + run.stderr
-    assert result.code in (0, 1), result.stderr
-    (found,) = result.json()["checks"]
-    assert console.code == result.code, console.stderr
-    assert "db" in console.stdout
-    found["explain"] = explain.stdout
-    found["code"] = result.code
-    return found
+    project.checks('[[check]]\nid = "db"\nkind = "mysql"\nurl = "${DATABASE_URL}"\n')
+    return reported(project, "db", {"DATABASE_URL": url}, (*SECRETS, *more_secrets))
 
 
 def statement(fix: str) -> str:
@@ -139,7 +126,7 @@ def test_host_not_allowed_fixes_lead_to_a_pass(
     )
     # Run on the server itself: this host is the one it refuses.
     assert found["fix"] == (
-        "mysql -u root -p -e 'CREATE USER `app`@`127.0.0.1` IDENTIFIED BY \"PASSWORD\"; "
+        'mysql -u root -p -e \'CREATE USER `app`@`127.0.0.1` IDENTIFIED BY "PASSWORD"; '
         f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO `app`@`127.0.0.1`'"
     )
     db.sql(statement(found["fix"]).replace('"PASSWORD"', f'"{password}"'))

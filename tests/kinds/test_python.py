@@ -333,3 +333,18 @@ def test_python_flag_at_a_program_that_is_not_python(project: Project) -> None:
     check = check_of(result)
     assert check["status"] == "error"
     assert check["message"].startswith("/bin/false is not a working Python interpreter")
+
+
+def test_a_plain_version_requirement_does_not_import_packaging(project: Any) -> None:
+    """~9 ms of every run (DESIGN.md §10): pyspec answers plain release numbers itself."""
+    import subprocess
+    import sys
+
+    project.checks('[[check]]\nid = "py"\nkind = "python"\nversion = ">=3.8,<4"\n')
+    code = "import sys; from envdoctor.cli import main; sys.argv = ['envdoctor', 'check']; main()"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=project.root, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "satisfies >=3.8,<4" in proc.stdout
+    assert "packaging" not in proc.stderr

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
 from tests.conftest import Project, closed_port
-from tests.kinds._helpers import check, only
+from tests.kinds._helpers import check, never_shown, one_check, only
 from tests.servers.memcached import MemcachedServer
 from tests.servers.redis import (
     ALICE,
@@ -32,32 +30,17 @@ def one(
 ) -> tuple[int, dict[str, Any]]:
     """A project whose one check `cache` reads its URL from REDIS_URL (as projects do); the JSON
     report (stdout and stderr) must hold none of `secrets`."""
-    project.checks(f'[[check]]\nid = "cache"\nkind = "redis"\nurl = "${{REDIS_URL}}"\n{extra}\n')
-    result = project.run("check", "--format", "json", *args, env={"REDIS_URL": url})
-    assert result.code in (0, 1, 3), result.stderr
-    for form in forms(secrets):
-        assert form not in result.stdout + result.stderr
-    return result.code, only(result.json())
-
-
-def forms(secrets: tuple[str, ...]) -> set[str]:
-    """A secret as it could leak: raw or percent-encoded."""
-    return {form for s in secrets for form in (s, quote(s, safe=""), quote(s))}
+    body = f'url = "${{REDIS_URL}}"\n{extra}'
+    env = {"REDIS_URL": url}
+    return one_check(
+        project, "cache", "redis", body, *args, env=env, codes=(0, 1, 3), secrets=secrets
+    )
 
 
 def secret_free(project: Project, url: str, *secrets: str) -> None:
-    """The console report (verbose) and `explain`, stdout and stderr, hold none of the secrets
-    (`one` checks the JSON report)."""
-    env = {"REDIS_URL": url}
-    runs = [("check", "-v"), ("explain", "cache")]
-    with ThreadPoolExecutor(len(runs)) as pool:
-        outputs = list(pool.map(lambda args: project.run(*args, env=env), runs))
-    for result in outputs:
-        for form in forms(secrets):
-            assert form not in result.stdout, result.stdout
-            assert form not in result.stderr, result.stderr
-    assert "[" in outputs[0].stdout and "cache" in outputs[0].stdout
-    assert "evidence" in outputs[1].stdout  # explain did run the check
+    """The console report (verbose) and `explain` hold none of the secrets (`one` checks the
+    JSON report)."""
+    never_shown(project, "cache", {"REDIS_URL": url}, secrets)
 
 
 def test_pong_passes(project: Project, redis_plain: RedisServer) -> None:
@@ -265,3 +248,14 @@ def test_explain_shows_the_conversation_not_the_password(
     assert "AUTH: +OK" in result.stdout
     assert "PING: +PONG" in result.stdout
     secret_free(project, url, ALICE_PASSWORD)
+
+
+def test_rediss_against_a_plain_text_redis_says_to_drop_the_s(
+    project: Project, redis_plain: RedisServer
+) -> None:
+    code, found = one(project, f"rediss://{redis_plain.address}", 'timeout = "1s"')
+    assert code == 1
+    assert found["message"].startswith(
+        f"connected to {redis_plain.address}, but no answer to the TLS handshake within 1.0 s"
+    )
+    assert found["fix"] == "the port speaks plain text: use redis:// instead of rediss://"

@@ -13,21 +13,22 @@ from typing import Any
 
 import pytest
 from tests.conftest import Project, closed_port
+from tests.kinds._helpers import one_check
 from tests.servers.hostile import HostileServer
 
 CANARY = "canary-pw-5f0e2c"
 
-START = {"redis": "sudo systemctl start redis-server", "postgres": "sudo systemctl start postgresql"}
+START = {
+    "redis": "sudo systemctl start redis-server",
+    "postgres": "sudo systemctl start postgresql",
+}
 SCHEME = {"redis": "redis", "postgres": "postgresql"}
 PROTOCOL = {"redis": "Redis", "postgres": "PostgreSQL"}
 
 
 def run_one(project: Project, kind: str, body: str, *args: str) -> dict[str, Any]:
     """One check of `kind` (`body`: its option lines); its JSON entry. It must fail, cleanly."""
-    project.checks(f'[[check]]\nid = "svc"\nkind = "{kind}"\n{body}\n')
-    result = project.run("check", "--format", "json", *args)
-    assert result.code == 1, result.stdout + result.stderr
-    (check,) = result.json()["checks"]
+    _, check = one_check(project, "svc", kind, body, *args, codes=(1,))
     assert check["status"] == "fail", check
     return check
 
@@ -54,14 +55,18 @@ def test_refused_says_nothing_listens_and_how_to_start_it(project: Project, kind
     port = closed_port()
     check = run_one(project, kind, f'url = "{url(kind, port)}"')
     # the psutil hint may go on to name servers of this kind on other ports of this machine
-    assert check["message"].startswith(f"refused at 127.0.0.1:{port}; nothing listens on port {port}")
+    assert check["message"].startswith(
+        f"refused at 127.0.0.1:{port}; nothing listens on port {port}"
+    )
     assert check["fix"] == START[kind]
 
 
 def test_refused_with_host_and_port_options(project: Project) -> None:
     port = closed_port()
     check = run_one(project, "redis", f'host = "127.0.0.1"\nport = {port}')
-    assert check["message"].startswith(f"refused at 127.0.0.1:{port}; nothing listens on port {port}")
+    assert check["message"].startswith(
+        f"refused at 127.0.0.1:{port}; nothing listens on port {port}"
+    )
     assert check["fix"] == START["redis"]
 
 
@@ -130,8 +135,12 @@ def test_a_broken_compose_file_does_not_spoil_the_refusal(project: Project) -> N
 
 def test_refused_never_shows_the_password(project: Project) -> None:
     port = closed_port()
-    project.write("compose.yaml", f"services:\n  cache:\n    image: redis\n    ports: ['{port}:6379']\n")
-    project.checks(f'[[check]]\nid = "svc"\nkind = "redis"\nurl = "{url("redis", port, password=CANARY)}"\n')
+    project.write(
+        "compose.yaml", f"services:\n  cache:\n    image: redis\n    ports: ['{port}:6379']\n"
+    )
+    project.checks(
+        f'[[check]]\nid = "svc"\nkind = "redis"\nurl = "{url("redis", port, password=CANARY)}"\n'
+    )
     result = project.run("check", "--format", "json")
     assert result.code == 1
     assert result.json()["checks"][0]["fix"] == "docker compose up -d cache"
@@ -257,7 +266,9 @@ def test_several_hosts_each_with_its_own_failure(
     assert check["message"].startswith("0 of 3 Redis hosts ready: ")
     by_subject = {f["subject"]: f for f in check["findings"]}
     assert set(by_subject) == {f"127.0.0.1:{refused}", black_hole.address, closer.address}
-    assert by_subject[f"127.0.0.1:{refused}"]["message"].startswith(f"refused at 127.0.0.1:{refused}")
+    assert by_subject[f"127.0.0.1:{refused}"]["message"].startswith(
+        f"refused at 127.0.0.1:{refused}"
+    )
     assert "but no answer within 1.0 s" in by_subject[black_hole.address]["message"]
     assert "closed the connection" in by_subject[closer.address]["message"]
     assert check["duration_ms"] <= 1300

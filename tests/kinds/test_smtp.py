@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Project
+from tests.kinds._helpers import reported
 from tests.servers.mariadb import Mariadb
 from tests.servers.smtp import SMTP_HOSTNAME, SMTP_IDENT, BannerServer, SmtpServer
 
@@ -20,17 +21,7 @@ CHECK = '[[check]]\nid = "mail"\nkind = "smtp"\nurl = "${SMTP_URL}"\n'
 def check_url(project: Project, url: str, *lines: str) -> dict[str, Any]:
     """JSON, console and `explain` with SMTP_URL=url; the canary is in none of them."""
     project.checks(CHECK + "".join(f"{line}\n" for line in lines))
-    env = {"SMTP_URL": url}
-    result = project.run("check", "--format", "json", env=env)
-    console = project.run("check", env=env)
-    explain = project.run("explain", "mail", env=env)
-    for run in (result, console, explain):
-        assert CANARY not in run.stdout + run.stderr
-    assert result.code in (0, 1), result.stderr
-    assert console.code == result.code, console.stderr
-    (found,) = result.json()["checks"]
-    found["explain"] = explain.stdout
-    return found
+    return reported(project, "mail", {"SMTP_URL": url}, [CANARY])
 
 
 def test_greeting_passes_with_credentials_never_shown(
@@ -44,9 +35,7 @@ def test_greeting_passes_with_credentials_never_shown(
     assert "sent QUIT; the server answered 221" in found["explain"]
 
 
-def test_421_is_not_ready(
-    project: Project, smtp_banner: Callable[[bytes], BannerServer]
-) -> None:
+def test_421_is_not_ready(project: Project, smtp_banner: Callable[[bytes], BannerServer]) -> None:
     server = smtp_banner(b"421 4.3.2 mx.example.org Service shutting down\r\n")
     found = check_url(project, f"smtp://mailer:{CANARY}@127.0.0.1:{server.port}")
     assert found["status"] == "fail"
@@ -56,9 +45,7 @@ def test_421_is_not_ready(
     )
 
 
-def test_554_is_not_ready(
-    project: Project, smtp_banner: Callable[[bytes], BannerServer]
-) -> None:
+def test_554_is_not_ready(project: Project, smtp_banner: Callable[[bytes], BannerServer]) -> None:
     server = smtp_banner(b"554 5.7.1 mx.example.org: your address is listed\r\n")
     found = check_url(project, f"smtp://127.0.0.1:{server.port}")
     assert found["status"] == "fail"
@@ -81,7 +68,10 @@ def test_smtps_with_verify_off(project: Project, smtps_server: SmtpServer) -> No
 def test_smtps_self_signed_fails_verification(project: Project, smtps_server: SmtpServer) -> None:
     found = check_url(project, f"smtps://mailer:{CANARY}@127.0.0.1:{smtps_server.port}")
     assert found["status"] == "fail"
-    assert found["message"] == f"TLS failed with 127.0.0.1:{smtps_server.port}: self-signed certificate"
+    assert (
+        found["message"]
+        == f"TLS failed with 127.0.0.1:{smtps_server.port}: self-signed certificate"
+    )
     assert "verify = false" in found["fix"]
 
 

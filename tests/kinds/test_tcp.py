@@ -178,3 +178,11 @@ def test_endpoint_and_validate_agree() -> None:
     assert KIND.validate({"port": 80}) == []
     assert KIND.validate({"address": "db:81"}) == []
     assert KIND.validate({"host": " ", "port": 80}) == [("host", "option 'host' must not be empty")]
+
+
+def test_a_refused_port_a_compose_service_publishes_gets_its_up_command(project: Any) -> None:
+    port = closed_port()
+    project.write("compose.yaml", f'services:\n  db:\n    image: postgres:16\n    ports: ["{port}:5432"]\n')
+    check = one(project, f"port = {port}")
+    assert check["status"] == "fail"
+    assert check["fix"] == "docker compose up -d db"

@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import closed_port
 from tests.servers import http_fake
 from tests.servers.http_fake import Web
+from tests.servers.process import self_signed_cert
 
 from envdoctor.probes import http
 from envdoctor.probes.connect import DnsError, Refused
@@ -43,7 +44,7 @@ def web() -> Iterator[Web]:
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return http_fake.self_signed_cert(tmp_path_factory.mktemp("tls"))
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-import pytest
+from tests.probes._helpers import seconds_to_no_answer
+from tests.servers.hostile import HostileServer
 from tests.servers.memcached import (
     MEMCACHED_PASSWORD,
     MEMCACHED_USER,
@@ -22,7 +19,6 @@ from tests.servers.redis import RedisServer
 
 from envdoctor.probes.memcached import probe
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import NoAnswer
 
 CANARIES = (MEMCACHED_PASSWORD, "wrong-pw-c4n4ry")
 
@@ -36,7 +32,7 @@ def run(target: Target, timeout: float = 3.0) -> tuple[ProbeResult, list[str]]:
     return result, log
 
 
-def at(server: MemcachedServer | RedisServer, **kw: object) -> Target:
+def at(server: MemcachedServer | RedisServer | HostileServer, **kw: object) -> Target:
     return Target(server.host, server.port, **kw)  # type: ignore[arg-type]
 
 
@@ -111,56 +107,20 @@ def test_redis_answering_is_named(redis_plain: RedisServer) -> None:
     assert result.message.startswith("it sent -ERR unknown command 'version'")
 
 
-@contextmanager
-def line_server(reply: bytes, *, greet: bool = False) -> Iterator[int]:
-    """A text server that answers the first line with `reply`, or (`greet`) sends it first."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn:
-                if not greet:
-                    conn.recv(1024)
-                conn.sendall(reply)
-                conn.recv(1024)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close alone does not)
-        server.close()
-        thread.join(2)
-
-
-def test_bare_error_means_another_text_protocol() -> None:
-    with line_server(b"ERROR\r\n") as port:
-        result, _ = run(Target("127.0.0.1", port))
+def test_bare_error_means_another_text_protocol(
+    responder: Callable[[bytes], HostileServer],
+) -> None:
+    result, _ = run(at(responder(b"ERROR\r\n")))
     assert result.state is State.WRONG_PROTOCOL
     assert result.protocol == ""
     assert "every memcached knows" in result.message
 
 
-def test_smtp_banner_is_named() -> None:
-    with line_server(b"220 mail.example ESMTP\r\n", greet=True) as port:
-        result, _ = run(Target("127.0.0.1", port))
+def test_smtp_banner_is_named(banner_server: Callable[[bytes], HostileServer]) -> None:
+    result, _ = run(at(banner_server(b"220 mail.example ESMTP\r\n")))
     assert result.state is State.WRONG_PROTOCOL
     assert result.protocol == "SMTP"
 
 
-def test_silence_costs_the_deadline() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        started = time.monotonic()
-        with pytest.raises(NoAnswer):
-            run(Target("127.0.0.1", sock.getsockname()[1]), timeout=0.3)
-    assert time.monotonic() - started < 0.6
+def test_silence_costs_the_deadline(black_hole: HostileServer) -> None:
+    assert seconds_to_no_answer(lambda: run(at(black_hole), timeout=0.3)) < 0.6

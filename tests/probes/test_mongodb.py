@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from tests.conftest import closed_port
+from tests.probes._helpers import seconds_to_no_answer
 from tests.servers.mongo_fake import MongoFakes, crc32c, op_msg, parse_request
 
 from envdoctor.probes import bson
 from envdoctor.probes.connect import Refused
 from envdoctor.probes.mongodb import hello_message, judge, parse_op_msg, probe
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import Closed, NoAnswer
+from envdoctor.probes.wire import Closed
 
 CANARY = "CANARY-mongo-pw-7Qx"
 
@@ -136,10 +137,8 @@ def test_a_reply_to_another_request_is_not_ours(mongo_fake: MongoFakes) -> None:
 
 
 def test_silence_is_no_answer(mongo_fake: MongoFakes) -> None:
-    started = time.monotonic()
-    with pytest.raises(NoAnswer):
-        run(mongo_fake.start("silent").port, timeout=0.3)
-    assert time.monotonic() - started < 1.0
+    port = mongo_fake.start("silent").port
+    assert seconds_to_no_answer(lambda: run(port, timeout=0.3)) < 1.0
 
 
 def test_a_refused_port_is_left_to_the_kind() -> None:

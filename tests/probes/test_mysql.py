@@ -5,7 +5,6 @@ protocols on the port."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import socket
 import threading
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.probes._helpers import seconds_to_no_answer, verdict_against
+from tests.servers.hostile import HostileLoop, HostileServer
 from tests.servers.mariadb import (
     APP_CANARY,
     APP_PASSWORD,
@@ -42,7 +43,6 @@ from envdoctor.probes.mysql import (
     server_name,
 )
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import NoAnswer
 
 SECRETS = (APP_PASSWORD, APP_CANARY, LIMITED_PASSWORD, ED_PASSWORD)
 
@@ -62,7 +62,7 @@ def at(db: Mariadb, user: str = "", password: str = "", database: str = "") -> T
 
 
 def version_of(db: Mariadb) -> str:
-    """"10.11.18" from the server's own SELECT VERSION()."""
+    """The version ("10.11.18") from the server's own SELECT VERSION()."""
     return db.sql("SELECT VERSION()").strip().split("-")[0]
 
 
@@ -149,8 +149,9 @@ def test_auth_plugin_it_does_not_speak_is_reported_not_guessed(mariadb: Mariadb)
         "the account uses auth plugin client_ed25519)"
     )
     # The login is ended with an empty answer (a refused login), not a hang-up.
-    assert any("answered it with an empty response; the server said error 1045" in line
-               for line in log)
+    assert any(
+        "answered it with an empty response; the server said error 1045" in line for line in log
+    )
 
 
 def test_host_not_allowed_comes_instead_of_the_greeting(mariadb_no_tcp_users: Mariadb) -> None:
@@ -208,14 +209,9 @@ def test_binary_that_is_not_a_greeting(smtp_banner: Callable[[bytes], BannerServ
     assert result.message == "it sent \\x05\\x00\\x00\\x00Bhello"
 
 
-def test_silent_server_is_no_answer_at_the_deadline() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(4)
-        started = time.monotonic()
-        with pytest.raises(NoAnswer):
-            run(Target("127.0.0.1", listener.getsockname()[1]), timeout=0.3)
-    assert 0.25 < time.monotonic() - started < 1.0
+def test_silent_server_is_no_answer_at_the_deadline(black_hole: HostileServer) -> None:
+    target = Target(black_hole.host, black_hole.port)
+    assert 0.25 < seconds_to_no_answer(lambda: run(target, timeout=0.3)) < 1.0
 
 
 # -- a conversation server: MySQL 8 logins and a blocked host -------------------------------------
@@ -437,25 +433,6 @@ def test_first_packet_limit_is_far_below_any_text_banner() -> None:
 # -- whatever a server sends ------------------------------------------------------------------
 
 
-async def _against(data: bytes, target_user: str) -> object:
-    """The probe against a server that sends `data` and hangs up: a verdict or a ProbeError."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(data)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        target = Target("127.0.0.1", port, user=target_user, password="pw", database="d")
-        try:
-            return await probe(target, time.monotonic() + 0.5, lambda _text: None)
-        except ProbeError as exc:
-            return exc
-
-
 _GREETING_LIKE = st.binary(max_size=120).map(lambda body: packet(0, b"\x0a" + body))
 _ERROR_LIKE = st.binary(max_size=60).map(lambda body: packet(0, b"\xff" + body))
 
@@ -465,8 +442,10 @@ _ERROR_LIKE = st.binary(max_size=60).map(lambda body: packet(0, b"\xff" + body))
     data=st.one_of(st.binary(max_size=200), _GREETING_LIKE, _ERROR_LIKE),
     user=st.sampled_from(["", "app"]),
 )
-def test_any_bytes_give_a_verdict_or_a_probe_error(data: bytes, user: str) -> None:
-    outcome = asyncio.run(_against(data, user))
+def test_any_bytes_give_a_verdict_or_a_probe_error(
+    hostile_loop: HostileLoop, data: bytes, user: str
+) -> None:
+    outcome = verdict_against(hostile_loop, data, probe, user=user, password="pw", database="d")
     assert isinstance(outcome, ProbeResult | ProbeError)
     if isinstance(outcome, ProbeResult):
         assert outcome.message

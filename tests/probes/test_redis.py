@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.probes._helpers import seconds_to_no_answer
+from tests.servers.hostile import HostileServer
 from tests.servers.memcached import MemcachedServer
 from tests.servers.redis import (
     ACL_DEFAULT_PASSWORD,
@@ -23,13 +24,12 @@ from tests.servers.redis import (
     Protected,
     RedisServer,
     busy_script,
-    replay,
     running,
 )
 
 from envdoctor.probes.redis import command, probe
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import NoAnswer, TlsFailure, tls_context
+from envdoctor.probes.wire import TlsFailure, tls_context
 
 CANARIES = (REDIS_PASSWORD, ALICE_PASSWORD, CAROL_PASSWORD, ACL_DEFAULT_PASSWORD, "wrong-pw-c4n4ry")
 
@@ -243,9 +243,11 @@ def test_http_answering_is_named() -> None:
     assert result.message.startswith("it sent <!DOCTYPE HTML>")
 
 
-def test_a_resp_looking_line_that_is_not_redis_is_named() -> None:
-    with replay(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n") as port:
-        result, _ = run(Target("127.0.0.1", port))
+def test_a_resp_looking_line_that_is_not_redis_is_named(
+    replay_server: Callable[[bytes], HostileServer],
+) -> None:
+    pop3 = replay_server(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n")
+    result, _ = run(Target(pop3.host, pop3.port))
     assert result.state is State.WRONG_PROTOCOL
     assert result.protocol == "POP3"
     assert result.message == (
@@ -253,12 +255,6 @@ def test_a_resp_looking_line_that_is_not_redis_is_named() -> None:
     )
 
 
-def test_a_silent_listener_costs_the_deadline_not_more() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        started = time.monotonic()
-        with pytest.raises(NoAnswer):
-            run(Target("127.0.0.1", sock.getsockname()[1]), timeout=0.3)
-        took = time.monotonic() - started
-    assert 0.25 <= took < 0.6
+def test_a_silent_listener_costs_the_deadline_not_more(black_hole: HostileServer) -> None:
+    target = Target(black_hole.host, black_hole.port)
+    assert 0.25 <= seconds_to_no_answer(lambda: run(target, timeout=0.3)) < 0.6

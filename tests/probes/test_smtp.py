@@ -4,7 +4,6 @@ multi-line, a postscreen-style pause, FTP), and a real MariaDB on the port."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
 import time
@@ -13,13 +12,15 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.probes._helpers import seconds_to_no_answer, verdict_against
+from tests.servers.hostile import HostileLoop, HostileServer
 from tests.servers.mariadb import Mariadb
 from tests.servers.smtp import SMTP_HOSTNAME, SMTP_IDENT, BannerServer, SmtpServer
 
 from envdoctor.probes.connect import ProbeError
 from envdoctor.probes.result import ProbeResult, State, Target
 from envdoctor.probes.smtp import parse_line, probe
-from envdoctor.probes.wire import NoAnswer, TlsFailure, tls_context
+from envdoctor.probes.wire import TlsFailure, tls_context
 
 Banner = Callable[[bytes], BannerServer]
 
@@ -67,7 +68,9 @@ def test_multi_line_greeting_is_read_to_its_end_then_quit(smtp_banner: Banner) -
         ),
     ],
 )
-def test_refusing_greetings_are_not_ready(smtp_banner: Banner, greeting: bytes, message: str) -> None:
+def test_refusing_greetings_are_not_ready(
+    smtp_banner: Banner, greeting: bytes, message: str
+) -> None:
     server = smtp_banner(greeting)
     result, _log = run(Target("127.0.0.1", server.port))
     assert result.state is State.NOT_READY
@@ -96,7 +99,11 @@ def test_hang_up_in_the_middle_of_the_greeting_is_not_ready() -> None:
 
         async def go() -> ProbeResult:
             task = asyncio.ensure_future(
-                probe(Target("127.0.0.1", listener.getsockname()[1]), time.monotonic() + 2, lambda _t: None)
+                probe(
+                    Target("127.0.0.1", listener.getsockname()[1]),
+                    time.monotonic() + 2,
+                    lambda _t: None,
+                )
             )
             conn, _ = await asyncio.get_running_loop().run_in_executor(None, listener.accept)
             conn.sendall(b"220-mx.example.org ESMTP\r\n")
@@ -139,12 +146,9 @@ def test_mariadb_greeting_is_mysql(mariadb: Mariadb) -> None:
     assert result.message.startswith("it sent d\\x00\\x00\\x00\\n5.5.5-10.")
 
 
-def test_silent_server_is_no_answer() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(4)
-        with pytest.raises(NoAnswer):
-            run(Target("127.0.0.1", listener.getsockname()[1]), timeout=0.3)
+def test_silent_server_is_no_answer(black_hole: HostileServer) -> None:
+    target = Target(black_hole.host, black_hole.port)
+    assert seconds_to_no_answer(lambda: run(target, timeout=0.3)) < 1.0
 
 
 # -- implicit TLS ---------------------------------------------------------------------------
@@ -188,24 +192,6 @@ def test_parse_line() -> None:
 # -- whatever a server sends ------------------------------------------------------------------
 
 
-async def _against(data: bytes) -> object:
-    """The probe against a server that sends `data` and hangs up: a verdict or a ProbeError."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(data)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        try:
-            return await probe(Target("127.0.0.1", port), time.monotonic() + 0.5, lambda _t: None)
-        except ProbeError as exc:
-            return exc
-
-
 _LINES = st.lists(
     st.sampled_from(
         [b"220-mx ESMTP\r\n", b"220 mx\r\n", b"421 busy\r\n", b"554-no\r\n", b"250 ok\r\n",
@@ -217,8 +203,8 @@ _LINES = st.lists(
 
 @settings(max_examples=80, deadline=None)
 @given(data=st.one_of(st.binary(max_size=200), _LINES))
-def test_any_bytes_give_a_verdict_or_a_probe_error(data: bytes) -> None:
-    outcome = asyncio.run(_against(data))
+def test_any_bytes_give_a_verdict_or_a_probe_error(hostile_loop: HostileLoop, data: bytes) -> None:
+    outcome = verdict_against(hostile_loop, data, probe)
     assert isinstance(outcome, ProbeResult | ProbeError)
     if isinstance(outcome, ProbeResult):
         assert outcome.message

@@ -6,49 +6,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from tests.conftest import closed_port
+from tests.servers.process import self_signed_cert
+from tests.servers.threaded import Handle, serve
 
 from envdoctor.probes.connect import Refused
 from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure, Wire, tls_context
-
-
-@contextmanager
-def serve(handler: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A one-thread-per-connection TCP server running `handler` on each accepted socket."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
-
-    def loop() -> None:
-        server.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            conns.append(conn)
-            threading.Thread(target=handler, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
-        for conn in conns:
-            conn.close()
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -56,24 +24,24 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 
 def test_read_until_and_exactly_over_a_real_connection() -> None:
-    def handler(conn: socket.socket) -> None:
+    def handler(conn: socket.socket, _stop: threading.Event) -> None:
         data = conn.recv(100)
         conn.sendall(b"+" + data + b"\r\nabcdef")
 
     async def go() -> tuple[bytes, bytes, bytes]:
-        async with await Wire.open("127.0.0.1", port, time.monotonic() + 2) as wire:
+        async with await Wire.open("127.0.0.1", server.port, time.monotonic() + 2) as wire:
             await wire.send(b"PING")
             line = await wire.read_until(b"\r\n")
             three = await wire.read_exactly(3)
             rest = await wire.read_some()
             return line, three, rest
 
-    with serve(handler) as port:
+    with serve(handler) as server:
         assert run(go()) == (b"+PING\r\n", b"abc", b"def")
 
 
 def test_a_dripping_server_is_cut_at_the_deadline_not_per_read() -> None:
-    def handler(conn: socket.socket) -> None:
+    def handler(conn: socket.socket, _stop: threading.Event) -> None:
         for _ in range(40):
             try:
                 conn.sendall(b"x")
@@ -82,10 +50,10 @@ def test_a_dripping_server_is_cut_at_the_deadline_not_per_read() -> None:
             time.sleep(0.1)
 
     async def go() -> None:
-        async with await Wire.open("127.0.0.1", port, time.monotonic() + 0.5) as wire:
+        async with await Wire.open("127.0.0.1", server.port, time.monotonic() + 0.5) as wire:
             await wire.read_until(b"\r\n")
 
-    with serve(handler) as port:
+    with serve(handler) as server:
         started = time.monotonic()
         with pytest.raises(NoAnswer) as caught:
             run(go())
@@ -96,10 +64,10 @@ def test_a_dripping_server_is_cut_at_the_deadline_not_per_read() -> None:
 
 
 def test_silence_is_no_answer_with_nothing_received() -> None:
-    with serve(lambda conn: time.sleep(1)) as port:
+    with serve(lambda _conn, stop: stop.wait(1)) as server:
 
         async def go() -> None:
-            async with await Wire.open("127.0.0.1", port, time.monotonic() + 0.2) as wire:
+            async with await Wire.open("127.0.0.1", server.port, time.monotonic() + 0.2) as wire:
                 await wire.read_some()
 
         with pytest.raises(NoAnswer) as caught:
@@ -108,15 +76,15 @@ def test_silence_is_no_answer_with_nothing_received() -> None:
 
 
 def test_a_hang_up_is_closed_with_what_was_sent_before() -> None:
-    def handler(conn: socket.socket) -> None:
+    def handler(conn: socket.socket, _stop: threading.Event) -> None:
         conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
         conn.close()
 
     async def go() -> None:
-        async with await Wire.open("127.0.0.1", port, time.monotonic() + 2) as wire:
+        async with await Wire.open("127.0.0.1", server.port, time.monotonic() + 2) as wire:
             await wire.read_exactly(100)
 
-    with serve(handler) as port, pytest.raises(Closed) as caught:
+    with serve(handler) as server, pytest.raises(Closed) as caught:
         run(go())
     assert caught.value.received == b"SSH-2.0-OpenSSH_9.2\r\n"
     assert "after 21 bytes" in caught.value.message
@@ -129,38 +97,14 @@ def test_connect_errors_come_from_connect() -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
-def tls_echo(cert: Path, key: Path, *, starttls: bool = False) -> Callable[[socket.socket], None]:
+def tls_echo(cert: Path, key: Path, *, starttls: bool = False) -> Handle:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
 
-    def handler(conn: socket.socket) -> None:
+    def handler(conn: socket.socket, _stop: threading.Event) -> None:
         try:
             if starttls:
                 assert conn.recv(8) == b"STARTTLS"
@@ -178,14 +122,14 @@ def test_tls_from_the_first_byte_with_and_without_verification(certificate) -> N
 
     async def go(context: ssl.SSLContext) -> bytes:
         wire = await Wire.open(
-            "127.0.0.1", port, time.monotonic() + 3, tls=context, server_hostname="localhost"
+            "127.0.0.1", server.port, time.monotonic() + 3, tls=context, server_hostname="localhost"
         )
         async with wire:
             assert wire.tls
             await wire.send(b"there")
             return await wire.read_exactly(11)
 
-    with serve(tls_echo(cert, key)) as port:
+    with serve(tls_echo(cert, key)) as server:
         assert run(go(tls_context(verify=False))) == b"hello there"
         with pytest.raises(TlsFailure) as caught:
             run(go(tls_context(verify=True)))
@@ -198,27 +142,27 @@ def test_tls_started_mid_conversation(certificate) -> None:  # type: ignore[no-u
     cert, key = certificate
 
     async def go() -> bytes:
-        async with await Wire.open("127.0.0.1", port, time.monotonic() + 3) as wire:
+        async with await Wire.open("127.0.0.1", server.port, time.monotonic() + 3) as wire:
             await wire.send(b"STARTTLS")
             assert await wire.read_exactly(1) == b"S"
             await wire.start_tls(tls_context(verify=False), "localhost")
             await wire.send(b"later")
             return await wire.read_exactly(11)
 
-    with serve(tls_echo(cert, key, starttls=True)) as port:
+    with serve(tls_echo(cert, key, starttls=True)) as server:
         assert run(go()) == b"hello later"
 
 
 def test_tls_to_a_plain_text_server_fails_with_the_bytes_it_sent() -> None:
-    def handler(conn: socket.socket) -> None:
+    def handler(conn: socket.socket, _stop: threading.Event) -> None:
         conn.recv(1000)
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
         time.sleep(0.3)
 
     async def go() -> None:
-        await Wire.open("127.0.0.1", port, time.monotonic() + 2, tls=tls_context(False))
+        await Wire.open("127.0.0.1", server.port, time.monotonic() + 2, tls=tls_context(False))
 
-    with serve(handler) as port, pytest.raises(TlsFailure) as caught:
+    with serve(handler) as server, pytest.raises(TlsFailure) as caught:
         run(go())
     assert caught.value.phase == "tls"
     assert "wrong version number" in caught.value.reason
@@ -226,8 +170,8 @@ def test_tls_to_a_plain_text_server_fails_with_the_bytes_it_sent() -> None:
 
 
 def test_a_silent_tls_server_is_no_answer_in_the_tls_phase() -> None:
-    with serve(lambda conn: time.sleep(1)) as port, pytest.raises(NoAnswer) as caught:
-        run(Wire.open("127.0.0.1", port, time.monotonic() + 0.2, tls=tls_context(False)))
+    with serve(lambda _conn, stop: stop.wait(1)) as server, pytest.raises(NoAnswer) as caught:
+        run(Wire.open("127.0.0.1", server.port, time.monotonic() + 0.2, tls=tls_context(False)))
     assert caught.value.phase == "tls"
 
 

@@ -3,16 +3,17 @@ expects.
 
 A black hole (accepts, never reads, never writes), a listener whose backlog is full (connect
 hangs), a server that drips one byte every 0.5 s, one that closes at once, one that sends a
-banner and waits, one that waits for the client and then replies, a minimal HTTP/1.1 server and
-a Redis-like line server (for "HTTP on the Redis port", "Redis on the Postgres port", ...).
+banner and waits, one that sends its words and hangs up, one that waits for the client and then
+replies, a minimal HTTP/1.1 server and a Redis-like line server (for "HTTP on the Redis port",
+"Redis on the Postgres port", ...).
 
 They all run on one asyncio loop in a daemon thread (`HostileLoop`), each on a free high port of
 127.0.0.1 (bound to port 0: no race with another test for the port), built from light
 `asyncio.Protocol`s so thousands of connections cost little. Every server keeps its
-connections, and `close()` aborts them all and stops listening; the loop stops at the end of
-the session. A black hole never reads, so it cannot see a client hang up the usual way: a sweep
-polls its sockets for the peer's FIN/RST (POLLRDHUP) and drops them, so a session-long black hole
-does not collect file descriptors.
+connections, and `close()` (or the end of a `with server:` block) aborts them all and stops
+listening; the loop stops at the end of the session. A black hole never reads, so it cannot see
+a client hang up the usual way: a sweep polls its sockets for the peer's FIN/RST (POLLRDHUP) and
+drops them, so a session-long black hole does not collect file descriptors.
 
 Fixtures (function-scoped ones are closed when the test ends):
 - `hostile_loop` (session): the loop; its methods start servers of every kind, for a test that
@@ -24,6 +25,8 @@ Fixtures (function-scoped ones are closed when the test ends):
   finish; any other client gets bytes too slow to make sense of).
 - `closer` (session): accepts, closes at once (FIN).
 - `banner_server(banner)` (function): sends `banner` on accept, then waits (reads, never writes).
+- `replay_server(data)` (function): sends `data` on accept, then hangs up (recorded words of a
+  server that refuses the client, or any bytes a fuzz test makes up).
 - `responder(reply)` (function): silent until the client's first bytes, then sends `reply` once.
 - `http_responder` (session): HTTP/1.1, 200 `ok` to every well-formed request (keep-alive,
   pipelining, bodies by Content-Length); a first line that is no request line gets `400` and a
@@ -50,9 +53,7 @@ T = TypeVar("T")
 
 HOST = "127.0.0.1"
 DRIP_INTERVAL = 0.5
-DRIP_PAYLOAD = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000000\r\n\r\n"
-)
+DRIP_PAYLOAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000000\r\n\r\n"
 """What the drip server sends first (then `.` forever)."""
 HTTP_BODY = b"ok\n"
 HTTP_OK = (
@@ -121,6 +122,12 @@ class HostileServer:
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    def __enter__(self) -> HostileServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"<{self.kind} at {self.address}>"
@@ -206,12 +213,15 @@ class _Closer(_Peer):
 
 
 class _Banner(_Peer):
-    def __init__(self, server: HostileServer, banner: bytes) -> None:
+    def __init__(self, server: HostileServer, banner: bytes, hang_up: bool = False) -> None:
         super().__init__(server)
         self.banner = banner
+        self.hang_up = hang_up
 
     def opened(self) -> None:
         self.send(self.banner)
+        if self.hang_up and self.transport is not None:
+            self.transport.close()  # after what is buffered has been sent
 
 
 class _Responder(_Peer):
@@ -408,6 +418,9 @@ class HostileLoop:
     def banner(self, banner: bytes, host: str = HOST) -> HostileServer:
         return self.start("banner server", lambda s: _Banner(s, banner), host)
 
+    def replay(self, data: bytes, host: str = HOST) -> HostileServer:
+        return self.start("replay server", lambda s: _Banner(s, data, hang_up=True), host)
+
     def responder(self, reply: bytes, host: str = HOST) -> HostileServer:
         return self.start("responder", lambda s: _Responder(s, reply), host)
 
@@ -450,11 +463,8 @@ async def _sweep(server: HostileServer) -> None:
 
 @pytest.fixture(scope="session")
 def hostile_loop() -> Iterator[HostileLoop]:
-    hostile = HostileLoop()
-    try:
+    with contextlib.closing(HostileLoop()) as hostile:
         yield hostile
-    finally:
-        hostile.close()
 
 
 @contextlib.contextmanager
@@ -466,10 +476,22 @@ def _closing(servers: list[HostileServer]) -> Iterator[None]:
             server.close()
 
 
+@contextlib.contextmanager
+def _factory(start: Callable[[bytes], HostileServer]) -> Iterator[Callable[[bytes], HostileServer]]:
+    """`make(data)`: a server from `start(data)`; every one made is closed at the end."""
+    made: list[HostileServer] = []
+
+    def make(data: bytes) -> HostileServer:
+        made.append(start(data))
+        return made[-1]
+
+    with _closing(made):
+        yield make
+
+
 @pytest.fixture(scope="session")
 def black_hole(hostile_loop: HostileLoop) -> Iterator[HostileServer]:
-    server = hostile_loop.black_hole()
-    with _closing([server]):
+    with hostile_loop.black_hole() as server:
         yield server
 
 
@@ -496,53 +518,44 @@ def full_backlog_port() -> Iterator[int]:
 
 @pytest.fixture(scope="session")
 def drip_server(hostile_loop: HostileLoop) -> Iterator[HostileServer]:
-    server = hostile_loop.drip()
-    with _closing([server]):
+    with hostile_loop.drip() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def closer(hostile_loop: HostileLoop) -> Iterator[HostileServer]:
-    server = hostile_loop.closer()
-    with _closing([server]):
+    with hostile_loop.closer() as server:
         yield server
 
 
 @pytest.fixture
 def banner_server(hostile_loop: HostileLoop) -> Iterator[Callable[[bytes], HostileServer]]:
     """`banner_server(b"220 ...")`: sends the bytes on accept, then waits."""
-    made: list[HostileServer] = []
+    with _factory(hostile_loop.banner) as make:
+        yield make
 
-    def make(banner: bytes) -> HostileServer:
-        made.append(hostile_loop.banner(banner))
-        return made[-1]
 
-    with _closing(made):
+@pytest.fixture
+def replay_server(hostile_loop: HostileLoop) -> Iterator[Callable[[bytes], HostileServer]]:
+    """`replay_server(b"...")`: sends the bytes on accept, then hangs up."""
+    with _factory(hostile_loop.replay) as make:
         yield make
 
 
 @pytest.fixture
 def responder(hostile_loop: HostileLoop) -> Iterator[Callable[[bytes], HostileServer]]:
     """`responder(b"...")`: silent until the client speaks, then sends the bytes once."""
-    made: list[HostileServer] = []
-
-    def make(reply: bytes) -> HostileServer:
-        made.append(hostile_loop.responder(reply))
-        return made[-1]
-
-    with _closing(made):
+    with _factory(hostile_loop.responder) as make:
         yield make
 
 
 @pytest.fixture(scope="session")
 def http_responder(hostile_loop: HostileLoop) -> Iterator[HostileServer]:
-    server = hostile_loop.http()
-    with _closing([server]):
+    with hostile_loop.http() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def redis_like(hostile_loop: HostileLoop) -> Iterator[HostileServer]:
-    server = hostile_loop.redis_like()
-    with _closing([server]):
+    with hostile_loop.redis_like() as server:
         yield server

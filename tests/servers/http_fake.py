@@ -19,7 +19,6 @@ import base64
 import contextlib
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.servers.process import require_program
+from tests.servers.threaded import RawServer, serve
 
 BIG_BODY = 3 * 1024 * 1024
 """/big sends this many bytes of filler, then `needle-at-the-end`: past the kind's 1 MiB cap."""
@@ -70,9 +69,7 @@ class _Routes(BaseHTTPRequestHandler):
             self.request.do_handshake()  # here, in the request's thread, not in accept()
         super().setup()
 
-    def _send(
-        self, status: int, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -140,23 +137,6 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that aborts a TLS handshake (verify = true) is expected here
 
 
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A certificate for localhost and 127.0.0.1 made by the `openssl` CLI: (cert, key)."""
-    openssl = require_program("openssl", "openssl")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 @contextlib.contextmanager
 def web(tls: tuple[Path, Path] | None = None, port: int = 0) -> Iterator[Web]:
     """The routes on `port` (0: a free one), served until the block ends."""
@@ -181,59 +161,9 @@ def web(tls: tuple[Path, Path] | None = None, port: int = 0) -> Iterator[Web]:
 # -- raw socket servers --------------------------------------------------------------------
 
 
-@dataclass
-class RawServer:
-    port: int
-    connections: int = 0
-
-    def url(self, path: str = "/", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-
-@contextlib.contextmanager
-def _serve(handle: Any) -> Iterator[RawServer]:
-    """Accepts on a free port; each connection is handled by `handle(conn, stop)` on its own
-    daemon thread. Closing stops the accept loop, sets `stop` and closes every connection."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    listener.settimeout(0.05)
-    state = RawServer(listener.getsockname()[1])
-    stop = threading.Event()
-    open_conns: list[socket.socket] = []
-
-    def accept_loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            state.connections += 1
-            open_conns.append(conn)
-            threading.Thread(target=_guarded, args=(handle, conn, stop), daemon=True).start()
-
-    thread = threading.Thread(target=accept_loop, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
-        for conn in open_conns:
-            with contextlib.suppress(OSError):
-                conn.close()
-
-
-def _guarded(handle: Any, conn: socket.socket, stop: threading.Event) -> None:
-    with contextlib.suppress(OSError), conn:
-        handle(conn, stop)
-
-
-def _read_head(conn: socket.socket, stop: threading.Event) -> bool:
-    """Reads a request's head (up to the blank line); False when the client went away."""
+def _read_head(conn: socket.socket, stop: threading.Event) -> bytes | None:
+    """Reads a request's head (up to the blank line); None when the client went away or the
+    server is closing."""
     conn.settimeout(0.1)
     data = b""
     while b"\r\n\r\n" not in data and not stop.is_set():
@@ -242,9 +172,9 @@ def _read_head(conn: socket.socket, stop: threading.Event) -> bool:
         except TimeoutError:
             continue
         if not chunk:
-            return False
+            return None
         data += chunk
-    return not stop.is_set()
+    return None if stop.is_set() else data
 
 
 DRIP_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 64\r\n\r\n"
@@ -256,7 +186,7 @@ def drip(interval: float = 0.5, *, head_at_once: bool = False) -> Iterator[RawSe
     `head_at_once`: the status line and headers arrive at once, then the body drips."""
 
     def handle(conn: socket.socket, stop: threading.Event) -> None:
-        if not _read_head(conn, stop):
+        if _read_head(conn, stop) is None:
             return
         if head_at_once:
             conn.sendall(DRIP_HEAD)
@@ -268,7 +198,7 @@ def drip(interval: float = 0.5, *, head_at_once: bool = False) -> Iterator[RawSe
                 return
             conn.sendall(bytes([byte]))
 
-    with _serve(handle) as state:
+    with serve(handle) as state:
         yield state
 
 
@@ -291,7 +221,7 @@ def line_server(reply: bytes = b"-ERR unknown command\r\n") -> Iterator[RawServe
                 _line, buffer = buffer.split(b"\n", 1)
                 conn.sendall(reply)
 
-    with _serve(handle) as state:
+    with serve(handle) as state:
         yield state
 
 
@@ -302,7 +232,7 @@ def hang_up() -> Iterator[RawServer]:
     def handle(conn: socket.socket, stop: threading.Event) -> None:
         _read_head(conn, stop)
 
-    with _serve(handle) as state:
+    with serve(handle) as state:
         yield state
 
 
@@ -329,17 +259,10 @@ def proxy() -> Iterator[Proxy]:
     lines: list[str] = []
 
     def handle(conn: socket.socket, stop: threading.Event) -> None:
-        conn.settimeout(0.1)
-        data = b""
-        while b"\r\n\r\n" not in data and not stop.is_set():
-            try:
-                chunk = conn.recv(4096)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
-            data += chunk
-        lines.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+        head = _read_head(conn, stop)
+        if head is None:
+            return
+        lines.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
         body = b"via proxy"
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
@@ -348,5 +271,5 @@ def proxy() -> Iterator[Proxy]:
         )
         time.sleep(0.05)
 
-    with _serve(handle) as state:
+    with serve(handle) as state:
         yield Proxy(state.port, request_lines=lines)

@@ -20,11 +20,12 @@ makes it close the connection, as a broker does. A `mode` picks the state to rep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import Iterator
 
 import pytest
-from tests.servers.mongo_fake import FakeLoop, FakeServer, Handler, canned_handler, fake_loop
+from tests.servers.mongo_fake import Fakes, FakeServer, Handler
 
 API_VERSIONS = 18
 UNSUPPORTED_VERSION = 35
@@ -40,7 +41,7 @@ BROKER_APIS: tuple[tuple[int, int, int], ...] = (
     (43, 0, 2), (44, 0, 1), (45, 0, 0), (46, 0, 0), (47, 0, 0), (48, 0, 1), (49, 0, 1),
     (50, 0, 0), (51, 0, 0), (56, 0, 3), (57, 0, 1), (60, 0, 1), (61, 0, 0), (65, 0, 0),
     (66, 0, 0), (67, 0, 0),
-)
+)  # fmt: skip
 """59 APIs; ApiVersions (18) v0-v2."""
 
 MODES = ("ok", "unsupported", "broken", "wrong_correlation", "close", "silent")
@@ -105,29 +106,17 @@ def kafka_handler(mode: str) -> Handler:
     return handle
 
 
-class KafkaFakes:
-    """`start(mode)` -> a FakeServer in that mode; one per mode, shared by the session."""
+class KafkaFakes(Fakes):
+    protocol = "Kafka"
+    modes = MODES
+    default_mode = "ok"
 
-    def __init__(self, loop: FakeLoop) -> None:
-        self.loop = loop
-        self._by_mode: dict[str, FakeServer] = {}
-
-    def start(self, mode: str = "ok") -> FakeServer:
-        if mode not in MODES:
-            raise ValueError(f"unknown fake Kafka mode {mode!r}")
-        if mode not in self._by_mode:
-            self._by_mode[mode] = self.loop.serve(kafka_handler(mode))
-        return self._by_mode[mode]
-
-    def fresh(self, mode: str = "ok") -> FakeServer:
-        return self.loop.serve(kafka_handler(mode))
-
-    def canned(self, reply: bytes, *, close: bool = False) -> FakeServer:
-        return self.loop.serve(canned_handler(reply, close=close))
+    def handler(self, mode: str) -> Handler:
+        return kafka_handler(mode)
 
 
 @pytest.fixture(scope="session")
 def kafka_fake() -> Iterator[KafkaFakes]:
     """Fake Kafka brokers for the session (see the module docstring for the modes)."""
-    with fake_loop() as loop:
-        yield KafkaFakes(loop)
+    with contextlib.closing(KafkaFakes()) as fakes:
+        yield fakes

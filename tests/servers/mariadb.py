@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from tests.servers.process import Server, free_port, port_open, require_program, wait_until
+from tests.servers.process import Server, free_port, held_until_turned_away, require_program
 
 APP_USER = "app"
 APP_PASSWORD = "mysqlCanary7Q2@x/y:z"
@@ -126,22 +126,18 @@ class Mariadb:
         Yields the number of connections held.
         """
         self.sql("SET GLOBAL max_connections = 10")
-        held: list[socket.socket] = []
         try:
-            for _ in range(40):
-                sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-                first = sock.recv(5)
-                if first[4:5] == b"\xff":
-                    sock.close()
-                    break
-                held.append(sock)
-            else:
-                pytest.fail("the server never answered 1040")
-            yield len(held)
+            with held_until_turned_away(
+                self.port, _error_first, 40, "the server never answered 1040"
+            ) as held:
+                yield held
         finally:
-            for sock in held:
-                sock.close()
             self.sql("SET GLOBAL max_connections = 151")
+
+
+def _error_first(sock: socket.socket) -> bool:
+    """The first packet is an error packet (0xff), not a greeting."""
+    return sock.recv(5)[4:5] == b"\xff"
 
 
 def _install(datadir: Path) -> None:
@@ -191,10 +187,7 @@ def _start(base: Path, template: Path, setup: str) -> Mariadb:
         ],
         port,
         log,
-    ).start()
-    wait_until(lambda: not server.alive() or port_open(port), 60, "mariadbd", log)
-    if not server.alive():
-        pytest.fail(f"mariadbd exited:\n{log.read_text(errors='replace')[-3000:]}")
+    ).listening("mariadbd", 60)
     db = Mariadb(port, datadir, sock, log, server, client)
     try:
         db.sql(setup)

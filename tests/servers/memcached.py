@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.servers.process import Server, free_port, port_open, require_program, wait_until
+from tests.servers.process import Server, free_port, held_until_turned_away, require_program
 
 MEMCACHED_USER = "alice"
 MEMCACHED_PASSWORD = "canary-memcached-4d2e"
@@ -52,10 +52,7 @@ def start_memcached(base: Path, *extra: str) -> MemcachedServer:
     argv = [program, "-p", str(port), "-l", "127.0.0.1", "-U", "0", *extra]
     if os.geteuid() == 0:
         argv += ["-u", pwd.getpwuid(os.geteuid()).pw_name]
-    server = Server(argv, port, base / "memcached.log").start()
-    wait_until(lambda: port_open(port) or not server.alive(), 10, "memcached", server.log)
-    if not server.alive():
-        pytest.fail("memcached exited:\n" + server.log.read_text(errors="replace")[-3000:])
+    server = Server(argv, port, base / "memcached.log").listening("memcached")
     return MemcachedServer(server, port)
 
 
@@ -93,23 +90,17 @@ def memcached_tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memcach
         yield found
 
 
-@contextlib.contextmanager
-def filled(found: MemcachedServer) -> Iterator[int]:
+def filled(found: MemcachedServer) -> contextlib.AbstractContextManager[int]:
     """Opens connections until memcached turns the next one away; yields how many it holds."""
-    held: list[socket.socket] = []
-    try:
-        for _ in range(64):
-            sock = socket.create_connection((found.host, found.port), timeout=2)
-            sock.sendall(b"version\r\n")
-            line = sock.makefile("rb").readline()
-            if not line.startswith(b"VERSION"):
-                sock.close()
-                assert line.startswith(b"ERROR Too many open connections"), line
-                break
-            held.append(sock)
-        else:
-            pytest.fail("memcached accepted 64 connections with -c 16")
-        yield len(held)
-    finally:
-        for sock in held:
-            sock.close()
+    return held_until_turned_away(
+        found.port, _turned_away, 64, "memcached accepted 64 connections with -c 16", timeout=2
+    )
+
+
+def _turned_away(sock: socket.socket) -> bool:
+    sock.sendall(b"version\r\n")
+    line = sock.makefile("rb").readline()
+    if line.startswith(b"VERSION"):
+        return False
+    assert line.startswith(b"ERROR Too many open connections"), line
+    return True

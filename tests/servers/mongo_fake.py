@@ -301,40 +301,53 @@ def _answer(mode: str, command: str, body: dict, fake: FakeServer) -> dict:
     return hello_document(role, fake.port, fake.connections, legacy=command != "hello")
 
 
-class MongoFakes:
-    """`start(mode)` -> a FakeServer in that mode; one per mode, shared by the session."""
+class Fakes:
+    """One protocol's fakes on their own loop: `start(mode)` -> a FakeServer in that mode (one
+    per mode, shared by the session), `fresh(mode)` -> one of its own, `canned(reply)` ->
+    another protocol on a port. Subclasses name the protocol, its modes and its handler."""
 
-    def __init__(self, loop: FakeLoop) -> None:
-        self.loop = loop
+    protocol = ""
+    modes: tuple[str, ...] = ()
+    default_mode = ""
+
+    def __init__(self) -> None:
+        self.loop = FakeLoop()
         self._by_mode: dict[str, FakeServer] = {}
 
-    def start(self, mode: str = "standalone") -> FakeServer:
-        if mode not in MODES:
-            raise ValueError(f"unknown fake MongoDB mode {mode!r}")
+    def handler(self, mode: str) -> Handler:
+        raise NotImplementedError
+
+    def start(self, mode: str = "") -> FakeServer:
+        mode = mode or self.default_mode
+        if mode not in self.modes:
+            raise ValueError(f"unknown fake {self.protocol} mode {mode!r}")
         if mode not in self._by_mode:
-            self._by_mode[mode] = self.loop.serve(mongo_handler(mode))
+            self._by_mode[mode] = self.fresh(mode)
         return self._by_mode[mode]
 
-    def fresh(self, mode: str = "standalone") -> FakeServer:
+    def fresh(self, mode: str = "") -> FakeServer:
         """A server of its own (for tests that count its requests)."""
-        return self.loop.serve(mongo_handler(mode))
+        return self.loop.serve(self.handler(mode or self.default_mode))
 
     def canned(self, reply: bytes, *, close: bool = False) -> FakeServer:
         """Another protocol on a port: answers `reply` to whatever it is sent."""
         return self.loop.serve(canned_handler(reply, close=close))
 
+    def close(self) -> None:
+        self.loop.close()
 
-@contextlib.contextmanager
-def fake_loop() -> Iterator[FakeLoop]:
-    loop = FakeLoop()
-    try:
-        yield loop
-    finally:
-        loop.close()
+
+class MongoFakes(Fakes):
+    protocol = "MongoDB"
+    modes = MODES
+    default_mode = "standalone"
+
+    def handler(self, mode: str) -> Handler:
+        return mongo_handler(mode)
 
 
 @pytest.fixture(scope="session")
 def mongo_fake() -> Iterator[MongoFakes]:
     """Fake MongoDB servers for the session (see the module docstring for the modes)."""
-    with fake_loop() as loop:
-        yield MongoFakes(loop)
+    with contextlib.closing(MongoFakes()) as fakes:
+        yield fakes

@@ -174,7 +174,10 @@ class PgCluster:
     def wait_ready(self, timeout: float = 20.0) -> None:
         """Until a trust login gets an authentication answer (`R`), not 57P03."""
         wait_until(
-            lambda: first_reply(self.port)[:1] == b"R", timeout, f"postgres on {self.port}", self.log
+            lambda: first_reply(self.port)[:1] == b"R",
+            timeout,
+            f"postgres on {self.port}",
+            self.log,
         )
 
     def wait_refusal(self, wanted: bytes, timeout: float = 20.0) -> None:
@@ -185,6 +188,17 @@ class PgCluster:
             return reply[:1] == b"E" and wanted in reply
 
         wait_until(refused, timeout, f"postgres on {self.port} ({wanted.decode()})", self.log)
+
+    def touch(self, name: str) -> None:
+        """An empty file in the data dir that the server's user owns (`standby.signal`, ...)."""
+        (self.data / name).touch()
+        _chown(self.data / name, self.user)
+
+    def __enter__(self) -> PgCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         for sock in self.sessions:
@@ -211,7 +225,9 @@ def first_reply(port: int, user: str = "postgres", database: str = "postgres") -
         return b""
 
 
-def logged_in_session(port: int, user: str = "postgres", database: str = "postgres") -> socket.socket:
+def logged_in_session(
+    port: int, user: str = "postgres", database: str = "postgres"
+) -> socket.socket:
     """A raw connection that completed a trust login (read to ReadyForQuery) and stays idle."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     sock.sendall(startup_packet(user, database))
@@ -325,8 +341,7 @@ def _self_signed(cluster: PgCluster) -> None:
 @pytest.fixture(scope="session")
 def pg_server(pg_template: PgTemplate) -> Iterator[PgCluster]:
     """The shared cluster: roles for every auth method, TLS on; tests must not change it."""
-    cluster = pg_template.cluster("primary")
-    try:
+    with pg_template.cluster("primary") as cluster:
         (cluster.data / "pg_hba.conf").write_text(HBA)
         _self_signed(cluster)
         cluster.start(
@@ -337,20 +352,15 @@ def pg_server(pg_template: PgTemplate) -> Iterator[PgCluster]:
         cluster.wait_ready()
         cluster.psql(SETUP_SQL)
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
 def pg_nossl(pg_template: PgTemplate) -> Iterator[PgCluster]:
     """ssl = off (the initdb default), trust for everyone."""
-    cluster = pg_template.cluster("nossl")
-    try:
+    with pg_template.cluster("nossl") as cluster:
         cluster.start("ssl=off")
         cluster.wait_ready()
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -358,23 +368,18 @@ def pg_standby(pg_template: PgTemplate) -> Iterator[PgCluster]:
     """A standby with nothing to follow and hot_standby = off: it answers 57P03
     "the database system is not accepting connections" (detail: "Hot standby mode is
     disabled.") for as long as it runs."""
-    cluster = pg_template.cluster("standby")
-    try:
-        (cluster.data / "standby.signal").touch()
-        _chown(cluster.data / "standby.signal", cluster.user)
+    with pg_template.cluster("standby") as cluster:
+        cluster.touch("standby.signal")
         cluster.start("hot_standby=off")
         cluster.wait_refusal(b"not accepting connections")
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
 def pg_shutting_down(pg_template: PgTemplate) -> Iterator[PgCluster]:
     """A smart shutdown (SIGTERM to the postmaster) held open by one idle logged-in session:
     new logins get 57P03 "the database system is shutting down" until that session ends."""
-    cluster = pg_template.cluster("shutdown")
-    try:
+    with pg_template.cluster("shutdown") as cluster:
         cluster.start()
         cluster.wait_ready()
         cluster.sessions.append(logged_in_session(cluster.port))
@@ -386,21 +391,14 @@ def pg_shutting_down(pg_template: PgTemplate) -> Iterator[PgCluster]:
             cluster.log,
         )
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
 def pg_starting_up(pg_template: PgTemplate) -> Iterator[PgCluster]:
     """Archive recovery whose restore_command sleeps: while the startup process waits for it
     (looking for timeline history files), the server answers 57P03 "starting up"."""
-    cluster = pg_template.cluster("starting")
-    try:
-        (cluster.data / "recovery.signal").touch()
-        _chown(cluster.data / "recovery.signal", cluster.user)
+    with pg_template.cluster("starting") as cluster:
+        cluster.touch("recovery.signal")
         cluster.start("restore_command=sleep 60; exit 1")
         cluster.wait_refusal(b"starting up")
         yield cluster
-    finally:
-        cluster.stop()
-

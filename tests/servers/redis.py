@@ -17,15 +17,17 @@ import hashlib
 import shutil
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
 from tests.servers.process import Server, free_port, port_open, require_program, wait_until
+
+if TYPE_CHECKING:  # a plugin listed before hostile: importing it here would skip its rewrite
+    from tests.servers.hostile import HostileLoop
 
 # Canary secrets: tests assert these appear in no output of envdoctor, in any form.
 REDIS_PASSWORD = "canary-requirepass-5b1e with space"
@@ -102,12 +104,8 @@ def start_redis(base: Path, *extra: str, port: int | None = None, **kw: Any) -> 
     program = require_program("redis-server", "redis-server")
     port = port or free_port()
     base.mkdir(parents=True, exist_ok=True)
-    server = Server(_argv(program, port, base, *extra), port, base / "redis.log").start()
-    found = RedisServer(server, port, base, **kw)
-    wait_until(lambda: port_open(port) or not server.alive(), 10, "redis-server", server.log)
-    if not server.alive():
-        pytest.fail("redis-server exited:\n" + server.log.read_text(errors="replace")[-3000:])
-    return found
+    server = Server(_argv(program, port, base, *extra), port, base / "redis.log")
+    return RedisServer(server.listening("redis-server"), port, base, **kw)
 
 
 @contextlib.contextmanager
@@ -287,10 +285,12 @@ class Protected:
 
 
 @pytest.fixture(scope="session")
-def redis_protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Protected]:
+def redis_protected(
+    tmp_path_factory: pytest.TempPathFactory, hostile_loop: HostileLoop
+) -> Iterator[Protected]:
     """Protected mode as a client from another host meets it: a real redis-server reached on a
     non-loopback address of this machine (Redis counts only 127.0.0.1 and ::1 as local), or,
-    on a machine without one, a socket replaying the server's recorded words."""
+    on a machine without one, a hostile replay server sending the server's recorded words."""
     address = outside_address()
     if address is not None:
         base = tmp_path_factory.mktemp("redis-protected")
@@ -300,32 +300,5 @@ def redis_protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Protec
             wait_until(lambda: port_open(port, address), 5, "redis on " + address)
             yield Protected(address, found.port, real=True)
         return
-    with replay(DENIED) as port:
-        yield Protected("127.0.0.1", port, real=False)
-
-
-@contextlib.contextmanager
-def replay(data: bytes) -> Iterator[int]:
-    """A listener that sends `data` to each client and hangs up (recorded server words)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:  # shut down: the test is over
-                return
-            with conn:
-                conn.sendall(data)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close alone does not)
-        server.close()
-        thread.join(2)
+    with hostile_loop.replay(DENIED) as server:
+        yield Protected(server.host, server.port, real=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.servers.process import free_port, require_program
+from tests.servers.process import free_port, self_signed_cert
 
 SMTP_HOSTNAME = "mail.envdoctor.test"
 SMTP_IDENT = "envdoctor-test-smtpd"
@@ -63,23 +62,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="session")
 def smtps_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
-    openssl = require_program("openssl", "openssl")
-    base = tmp_path_factory.mktemp("smtps")
-    cert, key = base / "cert.pem", base / "key.pem"
-    made = subprocess.run(
-        [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-            "-subj", f"/CN={SMTP_HOSTNAME}",
-            "-addext", f"subjectAltName=DNS:{SMTP_HOSTNAME},IP:127.0.0.1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    if made.returncode != 0:
-        pytest.fail(f"openssl could not make a certificate: {made.stderr}")
+    cert, key = self_signed_cert(tmp_path_factory.mktemp("smtps"), SMTP_HOSTNAME)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     port = free_port()

@@ -52,6 +52,11 @@ class MongodbKind(ServiceKind):
             )
         return super().endpoint(options)
 
+    def plain_fix(self, endpoint: Any) -> str | None:
+        if _asks_tls(endpoint):  # TLS comes from ?tls=true here, not from the scheme
+            return "the port speaks plain text: drop tls=true from the URL"
+        return super().plain_fix(endpoint)
+
     def tls_context(self, endpoint: Any, options: dict[str, Any]) -> Any:
         if not _asks_tls(endpoint):
             return None

@@ -23,6 +23,9 @@ from envdoctor.kinds.service import ServiceKind
 _HBA_HOST = re.compile(r'host "([^"]+)"')
 
 
+ADMIN = "postgres"  # the superuser initdb and the official images create
+
+
 class PostgresKind(ServiceKind):
     name = "postgres"
     protocol = "PostgreSQL"
@@ -62,15 +65,27 @@ class PostgresKind(ServiceKind):
             return unverified_context()
         return None
 
+    def not_ready_fix(self, result: Any, endpoint: Any, host: str, port: int) -> str | None:
+        """Waiting helps a server that is starting; not a standby kept closed, nor one that is
+        shutting down (it will refuse next, until someone starts it again)."""
+        if "hot_standby = off" in result.message:
+            return "point the URL at the primary, or set hot_standby = on on this standby"
+        if "shutting down" in result.message:
+            return "start it again once it has stopped (pg_ctl start, or your service manager)"
+        return super().not_ready_fix(result, endpoint, host, port)
+
     def login_fix(self, result: Any, endpoint: Any, host: str, port: int) -> str | None:
         user = endpoint.user or endpoint.params.get("user") or "postgres"
         database = endpoint.database or endpoint.params.get("dbname") or user
         where = ["-h", host, "-p", str(port)]
         message = result.message
+        # As an administrator (the URL's own role may not create databases or roles), for
+        # the URL's role; a role the URL gives a password gets one asked for (never shown).
         if result.code == "3D000":
-            return shlex.join(["createdb", *where, "-U", user, database])
+            return shlex.join(["createdb", *where, "-U", ADMIN, "--owner", user, database])
         if result.code == "28000" and message.startswith("role "):
-            return shlex.join(["createuser", *where, "--login", user])
+            ask = ["--pwprompt"] if endpoint.has_password else []
+            return shlex.join(["createuser", *where, "-U", ADMIN, "--login", *ask, user])
         if result.code == "28000" and message.startswith("pg_hba.conf rejects"):
             return (
                 f"pg_hba.conf has a reject line for this client, user {user!r} and database "

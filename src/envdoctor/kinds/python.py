@@ -48,9 +48,6 @@ class PythonKind(Kind):
         return []
 
     async def run(self, spec: CheckSpec, ctx: CheckContext) -> Outcome:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-        from packaging.version import Version
-
         info = await ctx.target_info()
         ctx.note(
             f"target {info.executable} ({ctx.session.target.reason}): {info.implementation} {info.version}"
@@ -66,14 +63,16 @@ class PythonKind(Kind):
             else info.version
         )
         if wanted:
-            try:
-                specifier = SpecifierSet(wanted)
-            except InvalidSpecifier:
-                # A value from the check module may come from ${VAR}: never echo it.
-                shown = "" if origin.endswith(" version") else f": {wanted!r}"
-                raise ProjectFileError(f"not a version specifier{shown}", Source(origin)) from None
+            from envdoctor import pyspec
+
             ctx.note(f"required {wanted} ({origin})")
-            if not specifier.contains(Version(info.version), prereleases=True):
+            satisfied = pyspec.contains(wanted, info.version)
+            if satisfied is None or not satisfied:  # packaging judges what pyspec cannot
+                specifier = _specifier(wanted, origin)
+                from packaging.version import Version
+
+                satisfied = specifier.contains(Version(info.version), prereleases=True)
+            if not satisfied:
                 problems.append(f"{info.version} does not satisfy {wanted} ({origin})")
                 fix = _version_fix(specifier, ctx.project)
         impl = spec.options.get("implementation")
@@ -152,7 +151,22 @@ def _from_python_version(entry: str) -> str | None:
     return f"=={major}.{minor}.{micro}" if micro else f"=={major}.{minor}.*"
 
 
+def _specifier(wanted: str, origin: str) -> object:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(wanted)
+    except InvalidSpecifier:
+        # A value from the check module may come from ${VAR}: never echo it.
+        shown = "" if origin.endswith(" version") else f": {wanted!r}"
+        raise ProjectFileError(f"not a version specifier{shown}", Source(origin)) from None
+
+
 def _specifier_problem(text: str) -> str | None:
+    from envdoctor import pyspec
+
+    if pyspec.parse(text) is not None:  # valid PEP 440, no packaging import needed
+        return None
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     try:

@@ -64,7 +64,8 @@ class RedisKind(ServiceKind):
         from envdoctor.redact import PLACEHOLDER
 
         path = f"/{endpoint.database}" if endpoint.database else ""
-        return f"{endpoint.scheme}://:{PLACEHOLDER}@{endpoint.address(host, port)}{path}"
+        user = endpoint.user  # an ACL user named in the URL keeps its name
+        return f"{endpoint.scheme}://{user}:{PLACEHOLDER}@{endpoint.address(host, port)}{path}"
 
     def auth_fix(self, result: Any, endpoint: Any, host: str, port: int) -> str | None:
         if "without any password configured" in result.message or "no password" in result.message:

@@ -153,7 +153,10 @@ class ServiceKind(Kind):
         except ValueError as exc:
             return Outcome(Status.ERROR, f"option 'url': {exc}")
         probe = importlib.import_module(self.probe_module).probe
-        deadline = time.monotonic() + max(0.0, ctx.remaining() - GRACE)
+        budget = ctx.remaining()
+        # The probe stops a little before the check's deadline, so the message, the holder
+        # lookup and the fix are ours even when the event loop runs late under load.
+        deadline = time.monotonic() + max(0.0, budget - max(GRACE, min(0.1, budget * 0.05)))
         tls = self.tls_context(endpoint, spec.options)
         verdicts = await asyncio.gather(
             *(
@@ -292,14 +295,21 @@ class ServiceKind(Kind):
             text = f"something answered at {address}, but not in the {self.protocol} protocol"
         return f"{text} ({detail})" if detail else text
 
+    def plain_fix(self, endpoint: Any) -> str | None:
+        """For a TLS URL whose port speaks plain text: the kind's plain scheme, if it has one."""
+        plain = [s for s in self.schemes if not _tls_schemes().get(s)]
+        if endpoint.tls and plain:
+            return f"the port speaks plain text: use {plain[0]}:// instead of {endpoint.scheme}://"
+        return None
+
     def _port_fix(self, port: int, protocol: str = "") -> str:
         if protocol == "TLS":
             secure = [s for s in self.schemes if _tls_schemes().get(s)]
             if secure:
                 return f"the port speaks TLS: use {secure[0]}:// in the URL"
-        return (
-            f"check the port: {port} does not speak {self.protocol} "
-            f"({self.protocol}'s usual port is {self.default_port})"
+        usual = f" ({self.protocol}'s usual port is {self.default_port})"
+        return f"check the port: {port} does not speak {self.protocol}" + (
+            usual if port != self.default_port else ""
         )
 
     def credential_example(self, endpoint: Any, host: str, port: int) -> str:
@@ -349,13 +359,15 @@ class ServiceKind(Kind):
             message = f"TLS failed with {address}: {exc.reason}"
             if other:
                 message += f" ({other} answered in plain text)"
-            return HostVerdict(
-                address,
-                Status.FAIL,
-                message,
-                fix="check that the port speaks TLS, or set verify = false for a self-signed "
-                "certificate",
-            )
+            plain = other or "wrong version number" in exc.reason
+            if "certificate" in exc.reason or "certificate" in exc.message:
+                fix = "fix the server's certificate, or set verify = false for a self-signed one"
+            elif plain:
+                fix = self.plain_fix(endpoint) or "check that the port speaks TLS"
+            else:
+                fix = "check that the port speaks TLS, or set verify = false for a self-signed "
+                fix += "certificate"
+            return HostVerdict(address, Status.FAIL, message, fix=fix)
         if isinstance(exc, NoAnswer):
             other = identify(exc.received)
             if other and other != self.protocol:
@@ -365,14 +377,21 @@ class ServiceKind(Kind):
                     self._wrong_protocol(address, other, f"it sent {describe(exc.received)}"),
                     fix=self._port_fix(port, other),
                 )
+            if exc.phase == "tls" and not exc.received:
+                return HostVerdict(
+                    address,
+                    Status.FAIL,
+                    f"connected to {address}, but no answer to the TLS handshake within {limit}: "
+                    "the port may speak plain text (a plain-text server waits for a request)",
+                    fix=self.plain_fix(endpoint) or self._port_fix(port),
+                )
             during = "the TLS handshake" if exc.phase == "tls" else f"the {self.protocol} reply"
             got = f" (got only {describe(exc.received)})" if exc.received else ""
             holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
             why = (
                 f"{holder} holds that port: another server, waiting for the client to speak"
                 if holder
-                else "a black hole, or a server of another protocol waiting for the client "
-                "to speak"
+                else "a black hole, or a server of another protocol waiting for the client to speak"
             )
             return HostVerdict(
                 address,
@@ -439,23 +458,10 @@ class ServiceKind(Kind):
 
     async def _start_fix(self, port: int, ctx: CheckContext) -> str | None:
         """`docker compose up -d <service>` when the project's compose file publishes the port,
-        else the platform's usual way to start this server. The compose file is read on a
-        thread within the check's deadline: a big one takes a while to parse."""
-        try:
-            from envdoctor.compose import find_publisher
-
-            found = await asyncio.wait_for(
-                ctx.run_sync(find_publisher, ctx.project, port),
-                max(0.001, ctx.remaining() - GRACE),
-            )
-        except asyncio.TimeoutError:
-            ctx.note("the compose file was not read before the deadline")
-            found = None
-        except Exception as exc:  # a hint must never turn a clear "refused" into an error
-            ctx.note(f"could not read the compose file: {type(exc).__name__}: {exc}")
-            found = None
+        else the platform's usual way to start this server."""
+        found = await compose_fix(ctx, port)
         if found is not None:
-            return found.up_command()
+            return found
         for platform, command in self.start_hints:
             if sys.platform.startswith(platform):
                 return command
@@ -463,6 +469,26 @@ class ServiceKind(Kind):
             inner = self.container_port or self.default_port
             return f"docker run -d -p {port}:{inner} {self.docker_image}"
         return None
+
+
+async def compose_fix(ctx: CheckContext, port: int) -> str | None:
+    """`docker compose up -d <service>` when the project's compose file publishes `port` (for
+    every kind whose refused port a compose service could fix: tcp too). The file is read on a
+    thread within the check's deadline: a big one takes a while to parse."""
+    try:
+        from envdoctor.compose import find_publisher
+
+        found = await asyncio.wait_for(
+            ctx.run_sync(find_publisher, ctx.project, port),
+            max(0.001, ctx.remaining() - GRACE),
+        )
+    except asyncio.TimeoutError:
+        ctx.note("the compose file was not read before the deadline")
+        return None
+    except Exception as exc:  # a hint must never turn a clear "refused" into an error
+        ctx.note(f"could not read the compose file: {type(exc).__name__}: {exc}")
+        return None
+    return found.up_command() if found is not None else None
 
 
 def _maybe_local(host: str) -> bool:

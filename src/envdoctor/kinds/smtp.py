@@ -26,6 +26,12 @@ class SmtpKind(ServiceKind):
     docker_image = ""
     container_port = 25
 
+    def not_ready_fix(self, result: Any, endpoint: Any, host: str, port: int) -> str | None:
+        """554 is a refusal of this client (a blocklist, access rules): waiting will not help."""
+        if result.code == "554" or "554" in result.message.split()[:4]:
+            return "the server refuses this client (554): check its access rules or relay settings"
+        return super().not_ready_fix(result, endpoint, host, port)
+
     def tls_context(self, endpoint: Any, options: dict[str, Any]) -> Any:
         """TLS for `smtps://`, and for `smtp://` when every host is on port 465."""
         implicit = bool(endpoint.hosts) and all(

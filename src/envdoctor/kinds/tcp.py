@@ -120,7 +120,13 @@ class TcpKind(Kind):
             ips = [a.ip for a in exc.attempts]
             where = target if ips == [bare] else f"{target} ({', '.join(ips)})"
             hint = await local_hint(ctx, port, ips, GRACE)
-            return Outcome(Status.FAIL, f"refused at {where}" + (f"; {hint}" if hint else ""))
+            from envdoctor.kinds.service import compose_fix
+
+            return Outcome(
+                Status.FAIL,
+                f"refused at {where}" + (f"; {hint}" if hint else ""),
+                fix=await compose_fix(ctx, port),
+            )
         except ConnectTimeout as exc:
             if exc.phase == "resolve":
                 message = f"timed out after {limit} resolving {bare}"
