@@ -63,6 +63,6 @@ def test_readme_check_module_example_loads(tmp_path) -> None:  # type: ignore[no
         "packages",
         "imports",
         "settings",
-        "db-port",
+        "db",
         "migrations",
     ]
