@@ -72,7 +72,13 @@ def assert_only(checks: dict[str, dict[str, Any]], own: str, server: str) -> Non
 
 
 def test_against_real_postgres(project: Project, pg_server: Any) -> None:
-    assert_only(run_all_against(project, pg_server.port), "postgres", "postgres")
+    checks = run_all_against(project, pg_server.port)
+    assert_only(checks, "postgres", "postgres")
+    # PostgreSQL hangs up on a MongoDB hello without a byte, as a TLS-only mongod would: the
+    # holder names the server, so the "requires TLS" guess is left out.
+    mongo = checks["mongodb"]["message"]
+    assert "a PostgreSQL server holds that port" in mongo, mongo
+    assert "requires TLS" not in mongo and "tls=true" not in (checks["mongodb"]["fix"] or "")
 
 
 def test_against_real_redis(project: Project, redis_plain: Any) -> None:

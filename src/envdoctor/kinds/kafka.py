@@ -32,7 +32,7 @@ class KafkaKind(ServiceKind):
         verdict = await super().transport_failure(exc, endpoint, host, port, spec, ctx)
         from envdoctor.probes.wire import Closed
 
-        if isinstance(exc, Closed) and not exc.received:
+        if isinstance(exc, Closed) and not exc.received and not verdict.foreign(self.processes):
             verdict.message += (
                 "; a listener configured for SSL or SASL_SSL does this to a plaintext client"
             )

@@ -97,7 +97,12 @@ class MongodbKind(ServiceKind):
         verdict = await super().transport_failure(exc, endpoint, host, port, spec, ctx)
         from envdoctor.probes.wire import Closed
 
-        if isinstance(exc, Closed) and not exc.received and not _asks_tls(endpoint):
+        if (
+            isinstance(exc, Closed)
+            and not exc.received
+            and not _asks_tls(endpoint)
+            and not verdict.foreign(self.processes)
+        ):
             # mongod with net.tls.mode requireTLS hangs up on a plaintext hello, without a byte.
             verdict.message += "; a server that requires TLS does this to plaintext clients"
             verdict.fix = "if the server requires TLS, add tls=true to the URL (?tls=true)"

@@ -66,6 +66,38 @@ class HostVerdict:
     status: Status
     message: str
     fix: str | None = None
+    holder: str = ""  # the process psutil saw on a silent / hung-up port of this machine
+
+    def foreign(self, ours: tuple[str, ...]) -> bool:
+        """Whether the holder is a known server of another protocol (then hints about our
+        own protocol's quirks, like "requires TLS", do not apply)."""
+        name = self.holder.split(" (pid", 1)[0].lower()
+        return bool(name) and name in KNOWN_SERVERS and not name.startswith(ours)
+
+
+# Process names of well-known servers -> what they speak: a silent port's holder, named.
+KNOWN_SERVERS = {
+    "postgres": "PostgreSQL",
+    "redis-server": "Redis",
+    "mariadbd": "MySQL/MariaDB",
+    "mysqld": "MySQL",
+    "memcached": "memcached",
+    "beam.smp": "AMQP (RabbitMQ)",
+    "mongod": "MongoDB",
+    "mongos": "MongoDB",
+    "nginx": "HTTP",
+    "httpd": "HTTP",
+    "apache2": "HTTP",
+    "sshd": "SSH",
+    "exim4": "SMTP",
+    "master": "SMTP (postfix)",
+}
+
+
+def _speaks(holder: str) -> str:
+    """`postgres (pid 12)` -> ` (a PostgreSQL server)`, for holders we know."""
+    name = holder.split(" (pid", 1)[0].lower()
+    return f", a {KNOWN_SERVERS[name]} server" if name in KNOWN_SERVERS else ""
 
 
 class ServiceKind(Kind):
@@ -389,7 +421,8 @@ class ServiceKind(Kind):
             got = f" (got only {describe(exc.received)})" if exc.received else ""
             holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
             why = (
-                f"{holder} holds that port: another server, waiting for the client to speak"
+                f"{holder}{_speaks(holder)} holds that port: another server, waiting for the "
+                "client to speak"
                 if holder
                 else "a black hole, or a server of another protocol waiting for the client to speak"
             )
@@ -399,6 +432,7 @@ class ServiceKind(Kind):
                 f"connected to {address}, but no answer within {limit} waiting for {during}{got}: "
                 + why,
                 fix=self._port_fix(port),
+                holder=holder or "",
             )
         if isinstance(exc, Closed):
             other = identify(exc.received)
@@ -413,7 +447,7 @@ class ServiceKind(Kind):
             holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
             article = "an" if self.protocol[:1] in "AEIOU" else "a"
             said = f"it sent {describe(exc.received)}" if exc.received else ""
-            held = f"{holder} holds that port" if holder else ""
+            held = f"{holder}{_speaks(holder)} holds that port" if holder else ""
             detail = "; ".join(x for x in (said, held) if x)
             return HostVerdict(
                 address,
@@ -421,6 +455,7 @@ class ServiceKind(Kind):
                 f"{address} closed the connection without {article} {self.protocol} answer"
                 + (f" ({detail})" if detail else ""),
                 fix=self._port_fix(port),
+                holder=holder or "",
             )
         return HostVerdict(address, Status.FAIL, f"{address}: {exc.message}")
 
