@@ -458,10 +458,7 @@ async def _login(wire: Wire, target: Target, start: Start, log: Log) -> ProbeRes
         return _not_amqp(bytes(wire.received), str(exc))
 
     if method == CLOSE:
-        code, text = _read_close(reader)
-        text = _scrub(text, password)
-        log(f"Connection.Close {code}: {text}")
-        await _close_ok(wire)
+        code, text = await _answer_close(wire, reader, password, log)
         if code == ACCESS_REFUSED:
             return ProbeResult(
                 State.AUTH_REJECTED,
@@ -511,10 +508,7 @@ async def _login(wire: Wire, target: Target, start: Start, log: Log) -> ProbeRes
     except Malformed as exc:
         return _not_amqp(bytes(wire.received), str(exc))
     if method == CLOSE:
-        code, text = _read_close(reader)
-        text = _scrub(text, password)
-        log(f"Connection.Close {code}: {text}")
-        await _close_ok(wire)
+        code, text = await _answer_close(wire, reader, password, log)
         if code == NOT_ALLOWED:
             if "not found" in text:
                 what = f'vhost "{vhost}" does not exist'
@@ -561,6 +555,16 @@ def _closed_by_broker(who: str, code: int, text: str, after: str) -> ProbeResult
         server=server,
         code=str(code),
     )
+
+
+async def _answer_close(wire: Wire, reader: Reader, password: str, log: Log) -> tuple[int, str]:
+    """The broker's Connection.Close (code, text with any echoed password masked), answered
+    with Close-Ok."""
+    code, text = _read_close(reader)
+    text = _scrub(text, password)
+    log(f"Connection.Close {code}: {text}")
+    await _close_ok(wire)
+    return code, text
 
 
 async def _close_ok(wire: Wire) -> None:
