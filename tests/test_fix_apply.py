@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.conftest import Project, Venv, build_venv
+from tests.conftest import Project, Venv, build_venv, run_cli
 
 # What requests 2.31.0 declares (Requires-Dist), as pip must receive it.
 REQUESTS_DEPS = {
@@ -109,3 +109,65 @@ def test_apply_yes_repairs_the_venv_and_the_recheck_says_ready(
     after = project.run("check", "--python", python)  # the cache from `before` must not hide it
     assert after.code == 0, after.stdout + after.stderr
     assert "2 requirements met; environment consistent" in after.stdout
+
+
+def tiny_wheel(directory: Path, name: str = "tinypkg", version: str = "1.0") -> Path:
+    """A real, minimal wheel (one module), made by hand: no build backend, no index."""
+    import base64
+    import hashlib
+    import zipfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": "VALUE = 1\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        archive.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+def test_apply_from_another_directory_installs_a_file_with_relative_paths(
+    project: Project, broken: Venv, tmp_path: Path
+) -> None:
+    """A requirements file that sets an index is installed whole (`pip install -r`), and pip
+    resolves its relative paths from the working directory: the script and --apply both run
+    from the project, wherever envdoctor was started."""
+    tiny_wheel(project.root / "wheels")
+    project.write(
+        "reqs/dev.txt",
+        "--extra-index-url file:///nonexistent-envdoctor-index/simple\n"
+        "./wheels/tinypkg-1.0-py3-none-any.whl\n",
+    )
+    project.checks(
+        """
+        [[check]]
+        id = "pkgs"
+        kind = "packages"
+        requirements = "reqs/dev.txt"
+        consistent = false
+        """
+    )
+    python = str(broken.python)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    args = ("--project", str(project.root), "--python", python)
+
+    script = run_cli("fix", *args, cwd=elsewhere)
+    assert script.code == 0, script.stderr
+    assert f"cd {shlex.quote(str(project.root))} || exit 1" in script.stdout.splitlines()
+    assert "-r" in install_line(script.stdout, broken.python)
+
+    applied = run_cli("fix", "--apply", "--yes", *args, cwd=elsewhere, timeout=600)
+    assert applied.code == 0, applied.stdout + applied.stderr
+    assert imports_in(broken, "tinypkg")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envdoctor.redact import MASK, Redactor, redact_url
+from envdoctor.redact import MASK, Redactor, redact_url, secret_values, url_passwords
 
 FUZZ = settings(max_examples=200, deadline=None)
 
@@ -134,11 +136,13 @@ def test_redactor_never_raises_and_is_idempotent(text: str) -> None:
     redactor = Redactor({"s3cr3t"})
     once = redactor(text)
     assert redactor(once) == once
-    assert "s3cr3t" not in (once or "")
+    assert re.search(r"(?<![A-Za-z0-9_])s3cr3t(?![A-Za-z0-9_])", once or "") is None
 
 
 def test_the_fill_in_placeholder_of_a_fix_is_not_a_secret() -> None:
-    assert Redactor()("put it in: redis://USER:PASSWORD@h:1") == "put it in: redis://USER:PASSWORD@h:1"
+    assert (
+        Redactor()("put it in: redis://USER:PASSWORD@h:1") == "put it in: redis://USER:PASSWORD@h:1"
+    )
     assert Redactor()("redis://u:PASSWORD2@h") == "redis://u:***@h"
     # a real password that happens to be the placeholder is still masked (a known secret)
     assert Redactor({"PASSWORD"})("redis://u:PASSWORD@h") == "redis://u:***@h"
@@ -152,3 +156,41 @@ def test_a_whole_url_option_gives_its_password_up_to_the_last_at() -> None:
     secrets = url_passwords("postgresql://app:Xq1@hunter2/Zz9@127.0.0.1/db")
     shown = Redactor(set(secrets))("url = 'postgresql://app:Xq1@hunter2/Zz9@127.0.0.1/db'")
     assert "hunter2" not in shown and "Zz9" not in shown and "Xq1" not in shown
+
+
+def test_a_secret_is_masked_as_a_word_not_inside_other_words() -> None:
+    """The password `app` must not turn the database `appdb` into `***db`, nor `user` into
+    `us***r` for a password `ser`: a message stays readable and a fix stays a command."""
+    redactor = Redactor({"app", "ser", "hunter22"})
+    assert redactor('database "appdb" of user "app"') == 'database "appdb" of user "***"'
+    assert redactor("invalid username-password pair") == "invalid username-password pair"
+    assert redactor("pw=hunter22; 'hunter22' hunter22.") == "pw=***; '***' ***."
+
+
+def test_a_secret_with_punctuation_at_its_edge_is_masked_wherever_it_stands() -> None:
+    assert Redactor({"-k3y!"})("x-k3y!y") == "x***y"
+
+
+@pytest.mark.parametrize(
+    ("url", "free"),
+    [
+        ("postgresql://postgres:postgres@db/app", []),  # the user name, shown anyway
+        ("amqp://guest:guest@mq", []),
+        ("redis://:redis@cache", []),  # a documented default: public
+        ("mysql://app:Root@db", []),
+        ("postgresql://app:s3cr3t-Canary@db/app", ["s3cr3t-Canary"]),
+    ],
+)
+def test_which_url_passwords_are_masked_outside_their_url(url: str, free: list[str]) -> None:
+    assert set(url_passwords(url)) == set(free)
+    assert ":***@" in redact_url(url)  # in the URL itself, always
+
+
+def test_fixes_and_product_names_survive_a_default_password() -> None:
+    config_secrets = set(url_passwords("postgresql://postgres:postgres@127.0.0.1:5432/nosuch"))
+    config_secrets |= secret_values({"POSTGRES_PASSWORD": "postgres", "API_TOKEN": "tok-7f3a9"})
+    redactor = Redactor(config_secrets)
+    fix = "createdb -h 127.0.0.1 -p 5432 -U postgres --owner postgres nosuch"
+    assert redactor(fix) == fix
+    assert redactor("sudo systemctl start postgresql") == "sudo systemctl start postgresql"
+    assert redactor("echo tok-7f3a9") == "echo ***"

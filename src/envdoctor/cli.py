@@ -214,7 +214,7 @@ def fix(
         )
         _write(fix_script(report))
         raise typer.Exit(EXIT_READY if report.verdict.ready else EXIT_NOT_READY)
-    if not apply_steps(steps, assume_yes=yes):
+    if not apply_steps(steps, assume_yes=yes, cwd=str(report.project)):
         raise Fail("not applied: answer y, or pass --yes (no terminal to ask on)", EXIT_NOT_READY)
     # Afresh: the installs just changed the target (its cached inspection is stale).
     after = _check_once(project, config, python, timeout=timeout, safe=safe, no_cache=True)

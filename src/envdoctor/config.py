@@ -80,7 +80,7 @@ class _Loader:
         if name not in keys:
             return ""
         return (
-            " (.env sets it, but ${...} reads only the environment: add dotenv = \".env\" "
+            ' (.env sets it, but ${...} reads only the environment: add dotenv = ".env" '
             "under [tool.envdoctor] in pyproject.toml, or export it)"
         )
 

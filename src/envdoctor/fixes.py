@@ -24,6 +24,11 @@ def fix_script(report: Report) -> str:
     problems = [r for r in report.results if r.status not in (Status.PASS, Status.SKIP)]
     if not problems:
         lines.append("# nothing to fix: every check passed")
+    else:
+        # Fixes are written for the project directory (`cp .env.example .env`, `docker compose
+        # up -d db`, `pip install -r reqs/dev.txt` whose `-e ./lib` pip resolves from the
+        # working directory): the script goes there first, wherever it is run from.
+        lines.append(f"cd {shlex.quote(str(report.project))} || exit 1")
     seen: set[str] = set()
     for result in problems:
         lines.append("")
@@ -51,8 +56,9 @@ def safe_steps(report: Report) -> list[list[str]]:
     return steps
 
 
-def apply_steps(steps: list[list[str]], *, assume_yes: bool) -> bool:
-    """Shows the steps, asks (unless assume_yes), runs them; False when not confirmed."""
+def apply_steps(steps: list[list[str]], *, assume_yes: bool, cwd: str | None = None) -> bool:
+    """Shows the steps, asks (unless assume_yes), runs them in `cwd` (the project directory:
+    pip resolves a requirements file's relative paths from there); False when not confirmed."""
     sys.stderr.write("envdoctor fix --apply will run:\n")
     for step in steps:
         sys.stderr.write(f"  {shlex.join(step)}\n")
@@ -68,7 +74,7 @@ def apply_steps(steps: list[list[str]], *, assume_yes: bool) -> bool:
         sys.stderr.flush()
         try:
             done = subprocess.run(
-                step, stdin=subprocess.DEVNULL, timeout=APPLY_TIMEOUT, check=False
+                step, stdin=subprocess.DEVNULL, timeout=APPLY_TIMEOUT, check=False, cwd=cwd
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             sys.stderr.write(f"envdoctor: {shlex.join(step)} failed: {exc}\n")

@@ -122,7 +122,6 @@ class Interpolator:
         message = text[start:end]
         raise MissingVariable(name, f"{name} is not set" + (f": {message}" if message else ""))
 
-
     def _nested(self, text: str, start: int, end: int) -> str:
         """A default or alternative, itself expanded (nesting has a limit, not a stack overflow)."""
         if self._depth >= MAX_NESTING:

@@ -261,4 +261,3 @@ def info_from_dict(data: dict[str, Any]) -> TargetInfo:
             str(s) for s in data.get("builtins", data.get("builtin_modules", ()))
         ),
     )
-

@@ -32,6 +32,7 @@ from envdoctor.pkgs.environment import (
     Environment,
     cached_target_info,
     canonical,
+    duplicates_in_place,
     forget_environment,
     import_names,
     inspect_environment,
@@ -411,6 +412,26 @@ def test_first_on_sys_path_wins(tmp_path: Path, project: Path) -> None:
     env, _ = inspect(python, project, use_cache=False)
     assert env.distributions["dup-name"].version == "1.0"
     assert {n: s["version"] for n, s in truth(python, project).items()} == versions(env)
+
+
+def test_two_metadata_directories_in_one_place_read_as_python_reads_them(
+    tmp_path: Path, project: Path
+) -> None:
+    """A hand-made copy or a half-finished install leaves two `*.dist-info` of one name side
+    by side: the version envdoctor reports is the one importlib (and pip) report, whatever
+    their names sort to, and the other is known as stale."""
+    python = bare_venv(tmp_path / "venv")
+    site = purelib(python)
+    write_dist(site, "six", "1.16.0")
+    write_dist(site, "six", "1.10.0")  # sorts first by name
+    env, ctx = inspect(python, project, use_cache=False)
+    assert versions(env) == {n: s["version"] for n, s in truth(python, project).items()}
+    used = env.distributions["six"]
+    pairs = duplicates_in_place(env)
+    assert [(a.version, b.version) for a, b in pairs] == [
+        (used.version, ({"1.16.0", "1.10.0"} - {used.version}).pop())
+    ]
+    assert any("two metadata directories" in note for note in ctx.evidence)
 
 
 def test_pythonpath_comes_first(tmp_path: Path, project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

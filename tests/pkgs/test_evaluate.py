@@ -697,3 +697,74 @@ def test_an_externally_managed_target_that_is_not_a_venv(tmp_path: Path) -> None
         f"/usr/bin/python3 -m venv {project}/.venv && "
         f"{project}/.venv/bin/python -m pip install six 'idna>=3'"
     )
+
+
+# -- copies pip cannot replace --------------------------------------------------------------
+
+SITE = "/venv/lib/python3.10/site-packages"
+
+
+def ahead_env(location: str) -> Environment:
+    """six 1.15.0 found in `location`, ahead of the venv's own site-packages holding 1.16.0."""
+    info = replace(target(), sys_path=("/usr/lib/python310.zip", location, SITE))
+    found = replace(dist("six", "1.15.0"), location=location)
+    hidden = dist("six", "1.16.0")
+    env = env_of(found, info=info)
+    env.shadowed = [hidden]
+    return env
+
+
+def test_a_wrong_version_on_pythonpath_says_so_and_offers_no_install(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """pip would install 1.16.0 behind the PYTHONPATH copy and change nothing: the fix is
+    to take that directory off PYTHONPATH, and nothing is left for `fix --apply` to loop on."""
+    monkeypatch.setenv("PYTHONPATH", "/work/extra")
+    evaluation = check_requirements([req("six", "==1.16.0")], ahead_env("/work/extra"))
+    problem = evaluation.problems[0]
+    assert problem.finding.message == (
+        f"1.15.0 installed, requirements.txt:1 wants ==1.16.0; Python finds it in /work/extra, "
+        f"ahead of {SITE} (which holds 1.16.0)"
+    )
+    assert problem.finding.fix == "take /work/extra out of PYTHONPATH (or fix the versions there)"
+    assert problem.install == ()
+
+
+def test_a_wrong_version_in_a_directory_ahead_of_site_packages_names_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    env = ahead_env("/home/me/.local/lib/python3.10/site-packages")
+    env.distributions["requests"] = dist("requests", "2.31.0", requires=("six>=1.16",))
+    problem = check_consistency(env).problems[0]
+    assert problem.finding.subject == "six"
+    assert "Python finds it in /home/me/.local/lib/python3.10/site-packages" in (
+        problem.finding.message
+    )
+    assert problem.finding.fix == (
+        f"remove six 1.15.0 from /home/me/.local/lib/python3.10/site-packages (pip installs "
+        f"into {SITE}, which Python searches later)"
+    )
+    assert problem.install == ()
+
+
+def test_a_wrong_version_in_site_packages_itself_is_installed_as_usual() -> None:
+    info = replace(target(), sys_path=(SITE, "/opt/later"))
+    env = env_of(dist("six", "1.15.0"), info=info)
+    problem = check_requirements([req("six", "==1.16.0")], env).problems[0]
+    assert problem.install == ("six==1.16.0",)
+    assert "Python finds it" not in problem.finding.message
+
+
+def test_two_metadata_directories_of_one_name_are_a_warning_with_a_fix() -> None:
+    used = replace(dist("six", "1.16.0"), path=f"{SITE}/six-1.16.0.dist-info")
+    stale = replace(dist("six", "1.10.0"), path=f"{SITE}/six-1.10.0.dist-info")
+    env = env_of(used)
+    env.shadowed = [stale]
+    finding = only(consistency(env))
+    assert finding.status is Status.WARN
+    assert finding.message == (
+        f"two metadata directories in {SITE}: six-1.16.0.dist-info (the one Python reads) "
+        "and six-1.10.0.dist-info"
+    )
+    assert (finding.expected, finding.found) == ("one installed version", "1.16.0 and 1.10.0")
+    assert finding.fix == (
+        f"rm -r {SITE}/six-1.10.0.dist-info && /venv/bin/python -m pip install "
+        "--force-reinstall --no-deps six==1.16.0"
+    )

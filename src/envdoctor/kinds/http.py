@@ -450,8 +450,7 @@ class HttpKind(ServiceKind):
             why = (
                 f"{holder} holds that port: another server, waiting for the client to speak"
                 if holder
-                else "a black hole, or a server of another protocol waiting for the client "
-                "to speak"
+                else "a black hole, or a server of another protocol waiting for the client to speak"
             )
             return HostVerdict(
                 address,
@@ -480,7 +479,9 @@ class HttpKind(ServiceKind):
         if "wrong version number" in reason or "record layer failure" in reason:
             other = identify(exc.received)
             plain_http = other in ("", "HTTP", "TLS")
-            said = "the port speaks plain HTTP?" if plain_http else f"{other} answered in plain text"
+            said = (
+                "the port speaks plain HTTP?" if plain_http else f"{other} answered in plain text"
+            )
             plain = self._mask(ctx, request, target.shown.replace("https://", "http://", 1))
             return HostVerdict(
                 address,

@@ -42,7 +42,9 @@ def mysql_command(statement: str, host: str | None = None, port: int | None = No
 class MysqlKind(ServiceKind):
     name = "mysql"
     protocol = "MySQL"
-    summary = "A MySQL or MariaDB server greets with its protocol and version (and takes this login)."
+    summary = (
+        "A MySQL or MariaDB server greets with its protocol and version (and takes this login)."
+    )
     passes_when = (
         "the server's greeting packet (protocol 10) arrives, not an error packet "
         "(and, with a user in the URL, the login is accepted)"

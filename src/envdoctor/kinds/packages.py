@@ -422,6 +422,11 @@ def _outcome(
             actions.append([python, "-m", "ensurepip"])
         actions += argvs
         fix = " && ".join(display_command(a) for a in actions)
+    # Problems no install repairs (a copy ahead of the environment on sys.path, duplicate
+    # metadata) carry their own fix: the check's fix must say it too, once.
+    advice = [p.finding.fix for p in problems if not p.install and p.finding.fix]
+    if advice:
+        fix = " && ".join(([fix] if fix else []) + list(dict.fromkeys(advice)))
     status = worst(f.status for f in findings)
     return Outcome(
         status,

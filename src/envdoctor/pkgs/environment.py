@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from envdoctor.context import CheckContext, Session
 
 CACHE_SECTION = "environments"
-CACHE_FORMAT = 3  # bump when the cached shape or the reading rules change
+CACHE_FORMAT = 4  # bump when the cached shape or the reading rules change
 CACHE_KEEP = 64  # entries (interpreters) kept; the least recently written go first
 
 # A directory modified this recently may change again within the same timestamp tick, which a
@@ -485,7 +485,7 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
     egg_links: list[str] = []  # rewritten in place: watched by the cache
     for directory, _mtime in dirs:
         try:
-            names = sorted(n for n in os.listdir(directory) if n.endswith(_META_SUFFIXES))
+            names = _metadata_names(os.listdir(directory))
         except OSError as exc:
             notes.append(f"{directory}: not readable ({exc.strerror or type(exc).__name__})")
             continue
@@ -504,10 +504,17 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
                 continue  # an egg-link and the .pth-added directory it points at
             else:
                 shadowed.append(dist)
-                notes.append(
-                    f"{dist.display_name} {dist.version} in {directory} is shadowed by "
-                    f"{winner.version} in {winner.location} (first on sys.path wins)"
-                )
+                if _same_path(winner.location, dist.location):
+                    notes.append(
+                        f"{dist.display_name}: two metadata directories in {directory}: "
+                        f"{os.path.basename(winner.path)} ({winner.version}, the one Python "
+                        f"reads: listed first) and {os.path.basename(dist.path)} ({dist.version})"
+                    )
+                else:
+                    notes.append(
+                        f"{dist.display_name} {dist.version} in {directory} is shadowed by "
+                        f"{winner.version} in {winner.location} (first on sys.path wins)"
+                    )
         if holds:
             site_dirs.append(directory)
     env = Environment(
@@ -520,6 +527,28 @@ def scan(info: TargetInfo, dirs: list[tuple[str, int]]) -> Environment:
     )
     env.__dict__["_egg_links"] = egg_links
     return env
+
+
+def _metadata_names(listing: list[str]) -> list[str]:
+    """The metadata entries of one directory in the order importlib.metadata (and so pip and
+    the interpreter itself) finds them: `.dist-info` before `.egg-info`, each in the order the
+    directory lists them. When two versions' metadata sit side by side, the one this order
+    puts first is the version everybody else reports; sorting would pick another."""
+    rank = {suffix: i for i, suffix in enumerate(_META_SUFFIXES)}
+    found = [n for n in listing if n.endswith(_META_SUFFIXES)]
+    return sorted(found, key=lambda n: rank[n[n.rindex(".") :]])
+
+
+def duplicates_in_place(env: Environment) -> list[tuple[Dist, Dist]]:
+    """(the version Python reads, a stale one) for every distribution with two metadata
+    directories in the same site directory: a half-finished install or a hand-made copy.
+    pip and importlib report the first; the other makes `pip uninstall` and upgrades misbehave."""
+    pairs = []
+    for dist in env.shadowed:
+        winner = env.distributions.get(dist.name)
+        if winner is not None and _same_path(winner.location, dist.location):
+            pairs.append((winner, dist))
+    return pairs
 
 
 def _same_path(a: str, b: str) -> bool:

@@ -190,6 +190,7 @@ def check_requirements(reqs: list[Req], env: Environment, *, passes: bool = Fals
             out.problems.extend(found)
         elif passes:
             out.passes.append(_pass_finding(req, env.distributions[req.name]))
+    _found_ahead(out.problems, env)
     return out
 
 
@@ -456,7 +457,90 @@ def check_consistency(env: Environment) -> Evaluation:
                 if any(p.finding.status in (Status.FAIL, Status.ERROR) for p in problems):
                     out.unmet += 1
                 out.problems.extend(problems)
+    out.problems += _duplicate_metadata(env)
+    _found_ahead(out.problems, env)
     return out
+
+
+def _duplicate_metadata(env: Environment) -> list[Problem]:
+    """Two versions' metadata of one distribution in one directory (a copy, or an install
+    that died half-way): Python reads the first; pip would upgrade or uninstall only that one,
+    so the stale one must go, and the files are put back for the version Python reports."""
+    from envdoctor.pkgs.environment import duplicates_in_place
+
+    problems = []
+    for used, stale in duplicates_in_place(env):
+        pin = f"{used.display_name or used.name}=={used.version}"
+        remove = display_command(["rm", "-r", stale.path])
+        reinstall = display_command(
+            [env.info.executable, "-m", "pip", "install", "--force-reinstall", "--no-deps", pin]
+        )
+        message = (
+            f"two metadata directories in {used.location}: {os.path.basename(used.path)} "
+            f"(the one Python reads) and {os.path.basename(stale.path)}"
+        )
+        finding = Finding(
+            used.name,
+            Status.WARN,
+            message,
+            expected="one installed version",
+            found=f"{used.version} and {stale.version}",
+            fix=f"{remove} && {reinstall}",
+        )
+        problems.append(Problem(finding))
+    return problems
+
+
+def _install_dir(env: Environment) -> str | None:
+    """Where the target's pip installs: the first site directory under its prefix."""
+    prefix = os.path.realpath(env.info.prefix)
+    for entry in env.info.sys_path:
+        real = os.path.realpath(entry)
+        if os.path.basename(real) in ("site-packages", "dist-packages") and real.startswith(
+            prefix + os.sep
+        ):
+            return entry
+    return None
+
+
+def _found_ahead(problems: list[Problem], env: Environment) -> None:
+    """A wrong version that an install cannot replace: Python finds it in a directory ahead of
+    the one pip installs into ($PYTHONPATH, the user site, a .pth-added directory), so
+    `pip install` would put the right version behind it and change nothing (pip even says
+    "Not uninstalling … outside environment"). Such a finding says where the copy is and how
+    to get it out of the way, and gives no install command for `fix --apply` to loop on."""
+    install_dir = _install_dir(env)
+    if install_dir is None:
+        return
+    order: dict[str, int] = {}
+    for i, entry in enumerate(env.info.sys_path):
+        order.setdefault(os.path.realpath(entry), i)
+    limit = order[os.path.realpath(install_dir)]
+    pythonpath = {
+        os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    }
+    for problem in problems:
+        finding = problem.finding
+        dist = env.distributions.get(finding.subject)
+        if dist is None or finding.found != dist.version or not problem.install:
+            continue
+        where = os.path.realpath(dist.location)
+        if order.get(where, limit) >= limit:
+            continue
+        hidden = [d.version for d in env.shadowed if d.name == dist.name]
+        finding.message += f"; Python finds it in {dist.location}, ahead of {install_dir}"
+        if hidden:
+            finding.message += f" (which holds {hidden[0]})"
+        name = dist.display_name or dist.name
+        if where in pythonpath:
+            finding.fix = f"take {dist.location} out of PYTHONPATH (or fix the versions there)"
+        else:
+            finding.fix = (
+                f"remove {name} {dist.version} from {dist.location} (pip installs into "
+                f"{install_dir}, which Python searches later)"
+            )
+        problem.install = ()
+        problem.reinstall = False
 
 
 def _consistency_problems(dep: Requirement, needer: str, env: Environment) -> list[Problem]:

@@ -248,8 +248,7 @@ def _other_header(header: bytes) -> ProbeResult:
         # Our own header back: a 0-9-1 broker that will not talk to us (it should not happen).
         return ProbeResult(
             State.WRONG_PROTOCOL,
-            f"it answered with the protocol header {describe(header)} instead of "
-            "Connection.Start",
+            f"it answered with the protocol header {describe(header)} instead of Connection.Start",
         )
     name = version.split(" ", 1)[0]
     return ProbeResult(
@@ -430,10 +429,7 @@ async def _login(wire: Wire, target: Target, start: Start, log: Log) -> ProbeRes
         )
     locale = start.locales[0] if start.locales else "en_US"
     args = (
-        encode_table(CLIENT_PROPERTIES)
-        + shortstr(mechanism)
-        + longstr(response)
-        + shortstr(locale)
+        encode_table(CLIENT_PROPERTIES) + shortstr(mechanism) + longstr(response) + shortstr(locale)
     )
     await wire.send(method_frame(START_OK, args))
     log(f'sent Connection.Start-Ok: {mechanism} login as user "{user}"')

@@ -145,9 +145,7 @@ async def connect(host: str, port: int, timeout: float, *, log: Log | None = Non
     return Connection(reader, writer, peer, elapsed)
 
 
-async def connect_socket(
-    host: str, port: int, timeout: float, *, log: Log | None = None
-) -> Socket:
+async def connect_socket(host: str, port: int, timeout: float, *, log: Log | None = None) -> Socket:
     """`connect`, but the caller gets the bare non-blocking socket (same errors, same deadline)."""
     note = log or (lambda _text: None)
     started = time.monotonic()

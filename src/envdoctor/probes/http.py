@@ -474,7 +474,9 @@ def _environment_proxies(context: ssl.SSLContext) -> dict[str, Any]:
 
         found = getproxies()
         proxies: dict[str, str | None] = {
-            f"{scheme}://": found[scheme] for scheme in ("http", "https", "all") if found.get(scheme)
+            f"{scheme}://": found[scheme]
+            for scheme in ("http", "https", "all")
+            if found.get(scheme)
         }
     else:
         proxies = get_environment_proxies()
@@ -668,8 +670,10 @@ def classify(
         if status == 503:
             return HttpState.NOT_READY
         return HttpState.UNEXPECTED_STATUS
-    if contains is not None and contains not in answer.text() and (
-        contains.encode("utf-8") not in answer.body
+    if (
+        contains is not None
+        and contains not in answer.text()
+        and (contains.encode("utf-8") not in answer.body)
     ):
         return HttpState.BODY_MISMATCH
     return HttpState.READY

@@ -42,8 +42,7 @@ NOT_READY_CODES = {
     91: "shutting down (ShutdownInProgress)",
     11600: "interrupted at shutdown (InterruptedAtShutdown)",
     11602: "interrupted by a replica set state change (InterruptedDueToReplStateChange)",
-    13436: "neither primary nor secondary: still starting up or recovering "
-    "(NotPrimaryOrSecondary)",
+    13436: "neither primary nor secondary: still starting up or recovering (NotPrimaryOrSecondary)",
     10107: "not a writable primary (NotWritablePrimary)",
     13435: "not primary and secondaryOk is false (NotPrimaryNoSecondaryOk)",
     189: "the primary stepped down (PrimarySteppedDown)",
@@ -113,9 +112,7 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
             if isinstance(reply, ProbeResult):
                 return reply
         # URI option names are case-insensitive (`replicaSet`, `replicaset`).
-        replica_set = next(
-            (v for k, v in target.params.items() if k.lower() == "replicaset"), ""
-        )
+        replica_set = next((v for k, v in target.params.items() if k.lower() == "replicaset"), "")
         return judge(reply, replica_set)
 
 
@@ -123,7 +120,7 @@ async def _command(wire: Wire, command: str, log: Log) -> dict[str, Any] | Probe
     """One command round trip: the reply body, or a ProbeResult when it was not MongoDB's."""
     request_id = secrets.randbits(31) or 1
     await wire.send(hello_message(request_id, command))
-    log(f"sent OP_MSG {{{command}: 1, $db: \"admin\"}} (requestID {request_id})")
+    log(f'sent OP_MSG {{{command}: 1, $db: "admin"}} (requestID {request_id})')
     header = await wire.read_exactly(HEADER.size)
     length, _reply_id, response_to, op_code = HEADER.unpack(header)
     if op_code not in (OP_MSG, OP_REPLY, OP_COMPRESSED) or not (
@@ -183,8 +180,18 @@ def _code(reply: dict[str, Any]) -> int | None:
 
 def _summary(body: dict[str, Any]) -> str:
     """A short line for the evidence: the fields that decide, never the whole document."""
-    keys = ("ok", "code", "codeName", "isWritablePrimary", "ismaster", "secondary",
-            "arbiterOnly", "msg", "setName", "maxWireVersion")
+    keys = (
+        "ok",
+        "code",
+        "codeName",
+        "isWritablePrimary",
+        "ismaster",
+        "secondary",
+        "arbiterOnly",
+        "msg",
+        "setName",
+        "maxWireVersion",
+    )
     shown = [f"{k} {body[k]!r}" for k in keys if k in body]
     return ", ".join(shown) or "an empty document"
 

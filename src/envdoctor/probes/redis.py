@@ -170,8 +170,7 @@ def _common_error(code: str, words: str) -> ProbeResult | None:
     if code == "DENIED":
         return ProbeResult(
             State.REFUSED_LOGIN,
-            "protected mode (DENIED): the server has no password and accepts only loopback "
-            "clients",
+            "protected mode (DENIED): the server has no password and accepts only loopback clients",
             server="Redis",
             code=code,
         )
