@@ -708,6 +708,7 @@ def test_sigint_exits_130_with_the_report_of_what_finished(
     assert checks["readme"]["status"] == "pass"
     assert checks["py"]["status"] != "pass"
     assert "interrupted" in checks["py"]["message"]
+    assert doc["score"] < 100  # what never finished earned nothing
 
 
 def test_sigint_console_report_says_interrupted(project: Project, tmp_path: Path) -> None:

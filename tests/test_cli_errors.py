@@ -8,6 +8,7 @@ line of stderr with what the user must see.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -399,14 +400,23 @@ def test_output_into_a_path_that_cannot_be_created(project: Project) -> None:
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_missing_python_interpreter_is_one_line(project: Project) -> None:
-    # cli._load maps a bad --python to exit 1 on purpose: the environment lacks that interpreter.
+def test_missing_python_interpreter_is_one_line_and_the_run_is_not_ready(
+    project: Project,
+) -> None:
+    # A bad --python is exit 1 on purpose: the environment lacks that interpreter. The report
+    # is still written (CI parses it), and no check that passes can make the run ready.
     project.checks(CHECK)
-    result = project.run("check", "--python", str(project.root / "nope" / "python"))
-    assert result.code == 1
-    assert result.stdout == ""
+    project.write("x", "")  # the file check passes: only the target is wrong
     missing = project.root / "nope" / "python"
+    result = project.run("check", "--python", str(missing))
+    assert result.code == 1
     assert result.stderr == f"envdoctor: --python {missing}: no such interpreter\n"
+    assert result.stdout.splitlines()[-1].startswith("Not ready · score 100/100 · the target")
+    doc = json.loads(project.run("check", "--python", str(missing), "--format", "json").stdout)
+    assert doc["ready"] is False
+    assert doc["reasons"] == [
+        f"the target interpreter cannot be used: --python {missing}: no such interpreter"
+    ]
 
 
 def test_bare_command_prints_help_and_exits_2(project: Project) -> None:

@@ -728,7 +728,7 @@ def test_value_from_environ_that_fails_coercion_is_never_shown(project: Project)
     problem = config.checks[0].problem
     assert (
         problem == "option 'timeout': the value from ${...} is not a duration "
-        '("500ms", "2s", "1m" or seconds)'
+        '("500ms", "2s", "1m" or seconds) (the value of ${T})'
     )
     assert SECRET not in problem
 
@@ -756,7 +756,19 @@ def test_kind_validation_never_shows_environ_values(project: Project) -> None:
     # The python kind's validate() quotes a bad specifier; from ${V} it must not.
     project.checks('[[check]]\nid = "py"\nkind = "python"\nversion = "${V}"\n')
     config = load(project, {"V": SECRET})
-    assert config.checks[0].problem == "option 'version': the value from ${...} is not valid"
+    assert (
+        config.checks[0].problem
+        == "option 'version': the value from ${...} is not valid (the value of ${V})"
+    )
+
+
+def test_a_bad_url_from_the_environment_names_its_variable(project: Project) -> None:
+    """With several ${...} URLs in a project, the user must know which one to fix."""
+    project.checks('[[check]]\nid = "db"\nkind = "postgres"\nurl = "${DB_URL}"\n')
+    config = load(project, {"DB_URL": f"postgresql://app:{SECRET}/x@db/app"})
+    problem = config.checks[0].problem
+    assert problem is not None and problem.endswith("(the value of ${DB_URL})")
+    assert SECRET not in problem
 
 
 def test_dotenv_values_interpolate_and_the_environment_wins(project: Project) -> None:

@@ -530,6 +530,7 @@ def test_finished_or_interrupted(project_dir: Path, kinds: object) -> None:
     assert results[0].status is Status.PASS
     assert results[1].status is Status.SKIP
     assert results[1].message == "interrupted before it finished"
+    assert results[1].unfinished and not results[0].unfinished
 
 
 # -- select (--only / --skip) -------------------------------------------------------------

@@ -187,12 +187,25 @@ def test_all_reasons_together() -> None:
 
 
 def test_interrupted_is_never_ready() -> None:
-    # Unfinished checks count nowhere, so the score alone could say "ready".
+    # A check skipped on purpose counts nowhere; the score alone could say "ready".
     rs = results((Status.PASS, REQ), (Status.SKIP, REQ))
     verdict = judge(rs, interrupted=True)
     assert verdict.score == 100
     assert not verdict.ready
     assert verdict.reasons == ["interrupted before every check finished"]
+
+
+def test_an_unfinished_check_weighs_without_credit() -> None:
+    """Ctrl-C half a second into 50 checks must not read "score 100/100": the checks that
+    never finished keep their weight and earn nothing."""
+    rs = results((Status.PASS, REQ), (Status.SKIP, REQ), (Status.SKIP, OPT))
+    rs[1].unfinished = rs[2].unfinished = True
+    verdict = judge(rs, interrupted=True)
+    assert verdict.score == round(100 * 3 / 7)
+    none_finished = results((Status.SKIP, REQ), (Status.SKIP, REQ))
+    for r in none_finished:
+        r.unfinished = True
+    assert judge(none_finished, interrupted=True).score == 0
 
 
 @pytest.mark.parametrize(

@@ -367,7 +367,7 @@ def _load(project: Path | None, config: list[Path] | None, python: str | None): 
     from envdoctor.config import load_config
     from envdoctor.context import Session
     from envdoctor.errors import ConfigErrors
-    from envdoctor.target import TargetError, resolve_target
+    from envdoctor.target import choose_target
 
     root = (project or Path.cwd()).resolve()
     if not root.is_dir():
@@ -381,10 +381,9 @@ def _load(project: Path | None, config: list[Path] | None, python: str | None): 
         raise Fail(
             "\n".join(f"envdoctor: {mask(str(e))}" for e in exc.errors), EXIT_CONFIG
         ) from None
-    try:
-        target = resolve_target(root, python, os.environ)
-    except TargetError as exc:
-        raise Fail(str(exc), EXIT_NOT_READY) from None
+    target = choose_target(root, python, os.environ)
+    if target.problem:  # said once here; the checks that need the target say it in the report
+        sys.stderr.write(f"envdoctor: {target.problem}\n")
     return cfg, Session(
         project=root, target=target, environ=cfg.variables, dotenv=cfg.settings.dotenv
     )
@@ -493,6 +492,9 @@ def _report(
     floor = cfg.settings.min_score if min_score is None else min_score
     gave_up = format_duration(wait) if wait is not None and not interrupted else None
     verdict = judge(results, floor, strict, interrupted, gave_up_after=gave_up)
+    if session.target.problem and verdict.ready:  # no check needed it: the run still may not pass
+        verdict.ready = False
+        verdict.reasons.append(f"the target interpreter cannot be used: {session.target.problem}")
     info = session.target_info_result
     python = Interpreter(
         executable=str(session.target.executable),

@@ -210,9 +210,9 @@ class _Loader:
                 values[key] = coerce(value)
             except ConfigError as exc:
                 if key in from_env:  # never echo a value that came from the environment
-                    problem = (
-                        problem
-                        or f"option '{key}': the value from ${{...}} is not {option.type.name}"
+                    problem = problem or (
+                        f"option '{key}': the value from ${{...}} is not {option.type.name}"
+                        + _from_variables(raw)
                     )
                 else:
                     self.error(f"{label}: option '{key}': {exc.message}", where[key])
@@ -241,7 +241,8 @@ class _Loader:
             ):
                 if opt_name in from_env:  # the message may quote a value from the environment
                     generic = f"option '{opt_name}': the value from ${{...}} is not valid"
-                    problem = problem or (message if kind.messages_hide_values else generic)
+                    shown = message if kind.messages_hide_values else generic
+                    problem = problem or shown + _from_variables(entry.get(opt_name))
                     continue
                 self.error(f"{label}: {message}", where.get(opt_name or "", here))
                 ok = False
@@ -408,6 +409,18 @@ def _variables(project: Path, settings: Settings, environ: Mapping[str, str]) ->
                 variables.update(expand_dotenv(dotenv.values, environ))
     variables.update(environ)
     return variables
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _from_variables(raw: Any) -> str:
+    """` (the value of ${DATABASE_URL})`: which variable to fix, when an option's value came
+    from the environment or .env (the value itself is never shown: it may be a secret)."""
+    names = list(dict.fromkeys(n for text in _strings(raw) for n in _REFERENCE.findall(text)))
+    if not names:
+        return ""
+    return " (the value of " + ", ".join(f"${{{n}}}" for n in names) + ")"
 
 
 def _has_reference(value: Any) -> bool:

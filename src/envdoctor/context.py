@@ -70,6 +70,8 @@ class Session:
         return await asyncio.shield(self._target_task)
 
     async def _inspect(self) -> TargetInfo:
+        if self.target.problem:
+            raise TargetError(self.target.problem)
         if self.target.is_running_interpreter:
             info = running_info()
         elif cached := self._cached_info():

@@ -160,6 +160,7 @@ class Result:
     traceback: str | None = None
     actions: list[list[str]] = field(default_factory=list)
     attempts: int = 1  # more than one under --wait: this result is the last attempt's
+    unfinished: bool = False  # a skip because the run was interrupted, not because it was asked
 
     @property
     def counts_against(self) -> bool:

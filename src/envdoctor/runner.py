@@ -95,7 +95,8 @@ class Runner:
         return [self.results[spec.id] for spec in specs]
 
     def finished_or_interrupted(self, specs: Iterable[CheckSpec]) -> list[Result]:
-        """After Ctrl-C: what finished, and the rest marked as not finished (counted nowhere)."""
+        """After Ctrl-C: what finished, and the rest marked as not finished (a skip whose
+        weight still counts, with no credit: an interrupted run never scores as a full one)."""
         out = []
         for spec in specs:
             out.append(
@@ -105,6 +106,7 @@ class Runner:
                     _category(spec),
                     Status.SKIP,
                     "interrupted before it finished",
+                    unfinished=True,
                 )
             )
         return out

@@ -18,8 +18,8 @@ def judge(
     total = earned = 0.0
     for result in results:
         counts[result.status.value] += 1
-        if result.status is Status.SKIP:
-            continue
+        if result.status is Status.SKIP and not result.unfinished:
+            continue  # asked to skip: counts nowhere; unfinished: its weight, no credit
         weight = result.spec.effective_weight
         total += weight
         earned += weight * result.status.credit

@@ -139,6 +139,9 @@ class Target:
 
     executable: Path
     reason: str
+    # Why this target cannot be used (a missing --python, a stale $VIRTUAL_ENV): the checks
+    # that need it say so as their error, the others still run, and the run is not ready.
+    problem: str | None = None
 
     @property
     def is_running_interpreter(self) -> bool:
@@ -151,6 +154,8 @@ class Target:
 
     def cheap_version(self) -> str | None:
         """The version without running anything: ours, or the venv's pyvenv.cfg."""
+        if self.problem:
+            return None
         if self.is_running_interpreter:
             return platform.python_version()
         cfg = self.executable.parent.parent / "pyvenv.cfg"
@@ -177,14 +182,25 @@ def resolve_target(
     project: Path, python: str | None, environ: dict[str, str] | os._Environ[str]
 ) -> Target:
     """Chooses the target as DESIGN.md §4 says; raises TargetError for a bad `--python`."""
+    target = choose_target(project, python, environ)
+    if target.problem:
+        raise TargetError(target.problem)
+    return target
+
+
+def choose_target(
+    project: Path, python: str | None, environ: dict[str, str] | os._Environ[str]
+) -> Target:
+    """The target as DESIGN.md §4 chooses it; one that cannot be used carries its `problem`
+    (never a silent switch to envdoctor's own interpreter)."""
     if python:
         path = Path(python).expanduser()
         if path.is_dir():
             path = path / _BIN / _EXE
         if not path.is_file():
-            raise TargetError(f"--python {python}: no such interpreter")
+            return Target(path.absolute(), "--python", f"--python {python}: no such interpreter")
         if not os.access(path, os.X_OK):
-            raise TargetError(f"--python {python}: not executable")
+            return Target(path.absolute(), "--python", f"--python {python}: not executable")
         return Target(path.absolute(), "--python")
     venv = environ.get("VIRTUAL_ENV")
     if venv:
@@ -192,18 +208,20 @@ def resolve_target(
         if candidate.is_file():
             return Target(candidate, "$VIRTUAL_ENV")
         # A stale activation must not quietly turn into "check envdoctor's own interpreter".
-        raise TargetError(
+        problem = (
             f"$VIRTUAL_ENV is {venv}, but {_broken(candidate)}: deactivate it, or recreate it "
             f"(python3 -m venv --clear {venv})"
         )
+        return Target(candidate, "$VIRTUAL_ENV", problem)
     candidate = project / ".venv" / _BIN / _EXE
     if candidate.is_file():
         return Target(candidate.absolute(), ".venv")
     if (project / ".venv" / "pyvenv.cfg").exists() or candidate.is_symlink():
-        raise TargetError(
+        problem = (
             f"the project's .venv is broken: {_broken(candidate)}; recreate it "
             "(python3 -m venv --clear .venv) or name an interpreter with --python"
         )
+        return Target(candidate.absolute(), ".venv", problem)
     return Target(Path(sys.executable), "running interpreter")
 
 

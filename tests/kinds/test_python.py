@@ -313,17 +313,21 @@ def test_virtual_env_without_an_interpreter_is_a_clear_error(
     make_venv(PY310, project.root / ".venv")
     py_check(project)
     result = project.run("check", env={"VIRTUAL_ENV": str(tmp_path / "not-a-venv")})
-    assert result.code == 1 and result.stdout == ""
+    assert result.code == 1
     assert "there is no interpreter at" in result.stderr and "deactivate it" in result.stderr
+    assert "error: $VIRTUAL_ENV is " in result.stdout  # the python check says it too
+    assert "3.10" not in result.stdout  # never a silent switch to the project's .venv
 
 
 def test_missing_python_flag_target_is_one_line(project: Project, tmp_path: Path) -> None:
     py_check(project)
-    result = project.run("check", "--python", str(tmp_path / "nope" / "python"))
-    assert result.code == 1
-    assert result.stdout == ""
     missing = tmp_path / "nope" / "python"
+    result = run_json(project, "--python", str(missing))
+    assert result.code == 1
     assert result.stderr.strip() == f"envdoctor: --python {missing}: no such interpreter"
+    check = check_of(result)  # a report a CI job can read, with the check in error
+    assert check["status"] == "error"
+    assert check["message"] == f"--python {missing}: no such interpreter"
 
 
 def test_python_flag_at_a_program_that_is_not_python(project: Project) -> None:

@@ -6,8 +6,11 @@ JSON report and `explain` must not hold the password in any form (raw or percent
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Project, closed_port
@@ -20,6 +23,7 @@ from tests.servers.redis import (
     Protected,
     RedisServer,
     busy_script,
+    running,
 )
 
 WRONG = "wrong-pw-c4n4ry"
@@ -201,6 +205,30 @@ def test_busy_script(project: Project, redis_busy: RedisServer) -> None:
     assert found["message"].startswith(
         f"Redis at {redis_busy.address} is not ready: busy running a script or function (BUSY)"
     )
+
+
+def test_a_stopped_redis_is_named_as_stuck_not_as_another_server(
+    project: Project, tmp_path: Path
+) -> None:
+    """A redis-server that accepts (the kernel does) but never answers, because it is stopped
+    (or blocked by a long command or load): our own protocol's server, not "another server",
+    and the fix says how to see what it is doing."""
+    with running(tmp_path / "stopped") as server:
+        assert server.server.proc is not None
+        pid = server.server.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            code, found = one(project, server.url(), 'timeout = "1s"')
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    assert code == 1
+    assert found["message"] == (
+        f"connected to {server.address}, but no answer within 1.0 s waiting for the Redis "
+        f"reply: redis-server (pid {pid}), a Redis server holds that port but does not answer: "
+        "it is busy (a long command or script, a save or a load) or stopped"
+    )
+    assert f"kill -CONT {pid}" in found["fix"]
+    assert "does not speak Redis" not in found["fix"]
 
 
 def test_protected_mode(project: Project, redis_protected: Protected) -> None:

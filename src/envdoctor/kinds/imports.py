@@ -118,6 +118,10 @@ class ImportsKind(Kind):
         modules: list[str] = list(spec.options["modules"])
         mode: str = spec.options["mode"]
         target = ctx.session.target
+        if target.problem:
+            from envdoctor.target import TargetError
+
+            raise TargetError(target.problem)
         python = str(target.executable)
         in_process = mode == "find" and target.is_running_interpreter
         ctx.note(

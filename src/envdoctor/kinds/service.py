@@ -71,7 +71,7 @@ class HostVerdict:
     def foreign(self, ours: tuple[str, ...]) -> bool:
         """Whether the holder is a known server of another protocol (then hints about our
         own protocol's quirks, like "requires TLS", do not apply)."""
-        name = self.holder.split(" (pid", 1)[0].lower()
+        name = _holder_name(self.holder)
         return bool(name) and name in KNOWN_SERVERS and not name.startswith(ours)
 
 
@@ -95,9 +95,35 @@ KNOWN_SERVERS = {
 
 
 def _speaks(holder: str) -> str:
-    """`postgres (pid 12)` -> ` (a PostgreSQL server)`, for holders we know."""
-    name = holder.split(" (pid", 1)[0].lower()
-    return f", a {KNOWN_SERVERS[name]} server" if name in KNOWN_SERVERS else ""
+    """`postgres (pid 12)` -> `, a PostgreSQL server`, for holders we know."""
+    name = _holder_name(holder)
+    if name not in KNOWN_SERVERS:
+        return ""
+    what = KNOWN_SERVERS[name]
+    return f", {'an' if what[:1] in 'AEIOU' else 'a'} {what} server"
+
+
+def _holder_name(holder: str) -> str:
+    return holder.split(" (pid", 1)[0].lower()
+
+
+def _stuck(holder: str, address: str) -> tuple[str, str]:
+    """For a silent port held by a server of the very protocol asked for: not "another
+    server", but that server not answering (a long command or script, a save or a load that
+    blocks it, or a stopped process), and where to look."""
+    import re
+
+    found = re.search(r"pid (\d+)", holder)
+    pid = found[1] if found else "PID"
+    message = (
+        f"{holder}{_speaks(holder)} holds that port but does not answer: it is busy (a long "
+        "command or script, a save or a load) or stopped"
+    )
+    fix = (
+        f"see what the server at {address} is doing (its log; `ps -o stat= -p {pid}` says T "
+        f"when stopped: kill -CONT {pid}); restart it if it is stuck"
+    )
+    return message, fix
 
 
 class ServiceKind(Kind):
@@ -420,6 +446,16 @@ class ServiceKind(Kind):
             during = "the TLS handshake" if exc.phase == "tls" else f"the {self.protocol} reply"
             got = f" (got only {describe(exc.received)})" if exc.received else ""
             holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
+            if holder and _holder_name(holder) in KNOWN_SERVERS and self._serves(holder):
+                why, fix = _stuck(holder, address)
+                return HostVerdict(
+                    address,
+                    Status.FAIL,
+                    f"connected to {address}, but no answer within {limit} waiting for "
+                    f"{during}{got}: {why}",
+                    fix=fix,
+                    holder=holder,
+                )
             why = (
                 f"{holder}{_speaks(holder)} holds that port: another server, waiting for the "
                 "client to speak"
@@ -458,6 +494,10 @@ class ServiceKind(Kind):
                 holder=holder or "",
             )
         return HostVerdict(address, Status.FAIL, f"{address}: {exc.message}")
+
+    def _serves(self, holder: str) -> bool:
+        """Whether the holder's process is one of this kind's own servers."""
+        return _holder_name(holder).startswith(self.processes) if self.processes else False
 
     def _start_holder_lookup(self, ctx: CheckContext, port: int) -> None:
         from envdoctor.listeners import local_hint
