@@ -400,6 +400,48 @@ def test_a_missing_dependency_with_an_unknown_name_gets_no_install_advice(
     assert (finding.fix, outcome.fix, outcome.actions) == (None, None, [])
 
 
+def test_a_name_the_project_declares_is_installed_as_declared(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    """`requests` is in no table, but the project's own requirements.txt declares it: that
+    declaration vouches for the name, so the fix installs it as declared."""
+    (tmp_path / "requirements.txt").write_text("requests>=2.31\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = []\n'
+        '[project.optional-dependencies]\ntest = ["six==1.16.0"]\n',
+        encoding="utf-8",
+    )
+    outcome, _ = run_kind(tmp_path, target.python, modules=["requests", "six", "private_thing"])
+    f = {finding.subject: finding for finding in outcome.findings}
+    assert f["requests"].message == (
+        "not found (provided by requests, declared in requirements.txt:1)"
+    )
+    assert f["six"].message == "not found (provided by six, declared in pyproject.toml:6)"
+    assert f["private_thing"].fix is None
+    assert outcome.actions == [
+        [str(target.python), "-m", "pip", "install", "requests>=2.31", "six==1.16.0"]
+    ]
+
+
+def test_a_name_an_installed_distribution_requires_is_installed_as_required(
+    tmp_path: Path, target: ModTarget
+) -> None:
+    """requests installed without idna: requests' own metadata vouches for idna."""
+    info = target.site / "requests-2.31.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n"
+        "Requires-Dist: idna (<4,>=2.5)\nRequires-Dist: inhouse-extra ; extra == 'x'\n",
+        encoding="utf-8",
+    )
+    outcome, _ = run_kind(tmp_path, target.python, modules=["idna", "inhouse_extra"])
+    f = {finding.subject: finding for finding in outcome.findings}
+    assert f["idna"].message == "not found (provided by idna, required by requests 2.31.0)"
+    assert f["idna"].fix == shlex.join([str(target.python), "-m", "pip", "install", "idna<4,>=2.5"])
+    assert f["inhouse_extra"].fix is None  # an extra's line vouches for nothing installed
+    assert outcome.actions == [[str(target.python), "-m", "pip", "install", "idna<4,>=2.5"]]
+
+
 def test_a_local_package_that_is_not_on_sys_path_is_named(
     tmp_path: Path, target: ModTarget
 ) -> None:

@@ -23,6 +23,7 @@ from envdoctor.options import Choice, Duration, Option, StrList
 
 if TYPE_CHECKING:
     from envdoctor.pkgs.importcheck import ImportRun, ModuleReport
+    from envdoctor.pkgs.names import Provider
 
 IMPORT_MODE_TIMEOUT = 60.0
 DEADLINE_MARGIN = 0.05  # finish (kill, reap, report) before the runner's own hard stop
@@ -154,6 +155,7 @@ class ImportsKind(Kind):
             info=info,
         )
         explainer = _Explainer(ctx, mode, python, run)
+        explainer.vouched = await _vouched(ctx, run)
         findings = [explainer.finding(report) for report in run.reports]
         for line in run.evidence:
             ctx.note(line)
@@ -170,6 +172,9 @@ class _Explainer:
         self.dists: dict[str, list[str]] = {"install": [], "reinstall": []}
         self.other_fixes: list[str] = []
         self.reasons: dict[str, str] = {}
+        # canonical name -> a distribution of a missing module's name that the project
+        # declares or an installed distribution requires (pkgs/vouch.py)
+        self.vouched: dict[str, Provider] = {}
 
     # -- one module ---------------------------------------------------------------------
 
@@ -256,11 +261,14 @@ class _Explainer:
             )
             return self._fail_install(r, message, provider.dist, "reinstall")
         if provider.source == "guess":
-            return Finding(module, Status.FAIL, "not found: " + self._unknown(top))
+            vouched = self.vouched.get(canonical(top))
+            if vouched is None:
+                return Finding(module, Status.FAIL, "not found: " + self._unknown(top))
+            return self._fail_install(r, f"not found ({_vouched_by(vouched)})", vouched.dist)
         return self._fail_install(r, f"not found (provided by {provider.display})", provider.dist)
 
     def _error(self, r: ModuleReport) -> Finding:
-        from envdoctor.pkgs.names import missing_shared_library, provider_for
+        from envdoctor.pkgs.names import canonical, missing_shared_library, provider_for
 
         detail = f"{r.error_type or 'Exception'}: {r.message}" if r.message else r.error_type
         message = detail or "failed"
@@ -280,8 +288,13 @@ class _Explainer:
             elif provider.source == "table":
                 message += f" (provided by {provider.display})"
             else:  # a guess: never advise installing a name nobody vouched for
-                message += f" ({self._unknown(r.missing.split('.', 1)[0])})"
-                return Finding(r.module, Status.FAIL, message, found=found, source=source)
+                top = r.missing.split(".", 1)[0]
+                vouched = self.vouched.get(canonical(top))
+                if vouched is None:
+                    message += f" ({self._unknown(top)})"
+                    return Finding(r.module, Status.FAIL, message, found=found, source=source)
+                message += f" ({_vouched_by(vouched)})"
+                provider = vouched
             return self._fail_install(r, message, provider.dist, "install", found, source)
         library = missing_shared_library(r.message or "") if r.error_type else None
         fix = None
@@ -470,6 +483,41 @@ class _Explainer:
         path, sep, rest = location.rpartition(":") if _has_line(location) else (location, "", "")
         shown = self.ctx.session.display_path(Path(path)) if path else location
         return f"{shown}{sep}{rest}"
+
+
+async def _vouched(ctx: CheckContext, run: ImportRun) -> dict[str, Provider]:
+    """For missing modules that no table or metadata names a distribution for: a distribution
+    of that very name the project declares, or an installed one requires. Looked up only when
+    such a module is missing, within the check's deadline; nothing found is no error."""
+    import asyncio
+
+    from envdoctor.pkgs.names import table_dist, top_level
+
+    names = set()
+    for r in run.reports:
+        missing = r.missing or (r.module if r.state == "missing" else None)
+        if missing and r.state in ("missing", "error") and not table_dist(missing):
+            names.add(top_level(missing))
+    if not names:
+        return {}
+    from envdoctor.pkgs.environment import inspect_environment
+    from envdoctor.pkgs.vouch import declared, required_by_installed
+
+    found = await ctx.run_sync(declared, ctx.project, names)
+    try:
+        env = await asyncio.wait_for(inspect_environment(ctx), max(0.001, ctx.remaining() - 0.1))
+    except Exception as exc:  # a hint must never turn a clear "not found" into an error
+        ctx.note(f"installed requirements not read: {type(exc).__name__}: {exc}")
+        return found
+    for name, provider in required_by_installed(env, names).items():
+        found.setdefault(name, provider)
+    return found
+
+
+def _vouched_by(provider: Provider) -> str:
+    if provider.source == "declared":
+        return f"provided by {provider.display}, declared in {provider.required_by}"
+    return f"provided by {provider.display}, required by {provider.required_by}"
 
 
 def _has_line(location: str) -> bool:
