@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -30,6 +31,24 @@ def test_script_has_a_comment_and_a_fix_per_problem() -> None:
     assert "# fix what it depends on first" in lines
     assert "# (no automatic fix known: see the message above)" in lines
     assert "ok" not in script.split("\n", 2)[2]  # passing checks are not mentioned
+
+
+def test_a_fix_two_checks_share_is_written_once_and_the_second_says_so() -> None:
+    rep = report(
+        [
+            result("db", Status.FAIL, "refused", fix="docker compose up -d db"),
+            result("db-admin", Status.FAIL, "refused", fix="docker compose up -d db"),
+        ]
+    )
+    lines = fix_script(rep).splitlines()
+    assert lines.count("docker compose up -d db") == 1
+    assert lines[lines.index("# db-admin: fail: refused") + 1] == "# (the same fix as above)"
+
+
+def test_the_script_runs_from_the_project_directory() -> None:
+    rep = report([result("env", Status.FAIL, "missing", fix="cp .env.example .env")])
+    lines = fix_script(rep).splitlines()
+    assert lines[2] == f"cd {shlex.quote(rep.project)} || exit 1"
 
 
 def test_nothing_to_fix() -> None:

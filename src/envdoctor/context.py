@@ -89,6 +89,7 @@ class Session:
                     f"{self.target.executable} did not answer within {INSPECT_TIMEOUT:.0f} s"
                 )
             if result.returncode != 0:
+                await self._too_old()
                 last = result.output.splitlines()[-1] if result.output else "no output"
                 if len(last) > 160 or "sys.implementation" in last:  # it echoed our script back
                     last = "not Python's answer"
@@ -99,6 +100,20 @@ class Session:
             info = parse_info(result.stdout, self.target.executable)
         self.target_info_result = info
         return info
+
+    async def _too_old(self) -> None:
+        """Raises TooOld when the target is a Python 2 (which rejects `-I`): "2.7.18 does not
+        satisfy >=3.8" says more than "not a working interpreter"."""
+        import re
+
+        from envdoctor.target import VERSION_SCRIPT, TooOld
+
+        asked = await run_process(
+            [str(self.target.executable), "-c", VERSION_SCRIPT], cwd=self.project, timeout=5.0
+        )
+        version = asked.stdout.strip() if asked.returncode == 0 else ""
+        if re.fullmatch(r"[12]\.\d+\.\d+", version):
+            raise TooOld(self.target.executable, version)
 
     def _cached_info(self) -> TargetInfo | None:
         """Another interpreter's facts from the environment cache: no child process at all."""

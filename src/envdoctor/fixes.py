@@ -35,10 +35,12 @@ def fix_script(report: Report) -> str:
         lines.append(f"# {result.spec.id}: {result.status.value}: {_one_line(result.message)}")
         fixes = [result.fix] if result.fix else []
         fixes += [f.fix for f in result.findings if f.fix and not result.fix]
-        for fix in fixes:
-            if fix and fix not in seen:
-                seen.add(fix)
-                lines.append(fix if _is_command(fix) else f"# to do: {_one_line(fix)}")
+        new = [fix for fix in dict.fromkeys(fixes) if fix not in seen]
+        for fix in new:
+            seen.add(fix)
+            lines.append(fix if _is_command(fix) else f"# to do: {_one_line(fix)}")
+        if fixes and not new:  # run once above: not again, but never a check left bare
+            lines.append("# (the same fix as above)")
         if not fixes and result.status is Status.BLOCKED:
             lines.append("# fix what it depends on first")
         elif not fixes:

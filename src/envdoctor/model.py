@@ -123,6 +123,9 @@ class Outcome:
     # such as `<target python> -m pip install 'hvac>=1.0'`. Only kinds that know a step is
     # safe (installing into the target) put one here.
     actions: list[list[str]] = field(default_factory=list)
+    # The project file (and line) an `error` is about, when it is one the check read
+    # (`requirements-dev.txt:4`): annotations point there, not only at the check's table.
+    where: str | None = None
 
     @classmethod
     def from_findings(
@@ -161,6 +164,7 @@ class Result:
     actions: list[list[str]] = field(default_factory=list)
     attempts: int = 1  # more than one under --wait: this result is the last attempt's
     unfinished: bool = False  # a skip because the run was interrupted, not because it was asked
+    where: str | None = None  # Outcome.where: the project file an error is about
 
     @property
     def counts_against(self) -> bool:

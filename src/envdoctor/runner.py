@@ -140,6 +140,7 @@ class Runner:
             duration_ms=(time.monotonic() - started) * 1000,
             traceback=r(tb),
             actions=[list(a) for a in outcome.actions] if outcome.status is not Status.PASS else [],
+            where=outcome.where,
         )
 
     async def _outcome(
@@ -186,7 +187,9 @@ class Runner:
                 ctx.evidence,
             )
         except EnvdoctorError as exc:
-            return Outcome(Status.ERROR, str(exc)), None, ctx.evidence
+            source = getattr(exc, "source", None)  # ProjectFileError: the file it is about
+            where = str(source) if source is not None else None
+            return Outcome(Status.ERROR, str(exc), where=where), None, ctx.evidence
         except Exception as exc:
             reason = str(exc).splitlines()[0] if str(exc) else ""
             message = f"crashed: {type(exc).__name__}" + (f": {reason}" if reason else "")

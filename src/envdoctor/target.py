@@ -112,6 +112,20 @@ class TargetError(EnvdoctorError):
     """The target interpreter is missing or is not Python."""
 
 
+class TooOld(TargetError):
+    """A Python too old to inspect (Python 2: no `-I`, no f-strings): its version is known."""
+
+    def __init__(self, executable: object, version: str) -> None:
+        super().__init__(
+            f"{executable} is Python {version}: too old for envdoctor to inspect (Python 3 only)"
+        )
+        self.version = version
+
+
+# What any Python, 2.x included, answers: its version and nothing else.
+VERSION_SCRIPT = "import sys; sys.stdout.write('%d.%d.%d' % tuple(sys.version_info[:3]))"
+
+
 @dataclass
 class TargetInfo:
     executable: str

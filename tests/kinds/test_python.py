@@ -141,7 +141,7 @@ def test_python_version_file_skips_comments_and_blank_lines(project: Project) ->
 
 
 def test_python_version_file_with_garbage_is_an_error_with_file_and_line(project: Project) -> None:
-    project.write(".python-version", "system\n")
+    project.write(".python-version", "latest-please\n")
     py_check(project)
     project.write("checks/other.toml", '[[check]]\nid = "other"\nkind = "file"\npath = "checks"\n')
     result = run_json(project, "--python", str(PY312))
@@ -149,7 +149,7 @@ def test_python_version_file_with_garbage_is_an_error_with_file_and_line(project
     assert "Traceback" not in result.stdout + result.stderr
     check = check_of(result)
     assert check["status"] == "error"
-    assert check["message"] == ".python-version:1: not a Python version: 'system'"
+    assert check["message"] == ".python-version:1: not a Python version: 'latest-please'"
     assert check_of(result, "other")["status"] == "pass"
 
 
@@ -352,3 +352,35 @@ def test_a_plain_version_requirement_does_not_import_packaging(project: Any) -> 
     )  # fmt: skip
     assert "satisfies >=3.8,<4" in proc.stdout
     assert "packaging" not in proc.stderr
+
+
+PY27 = Path("/root/.pyenv/versions/2.7.18/bin/python2.7")
+
+
+def test_a_python_2_target_is_judged_by_its_version(project: Project) -> None:
+    """Python 2 rejects the inspection (`-I`), yet its version is the answer a user needs:
+    "2.7.18 does not satisfy >=3.8", not "not a working interpreter"."""
+    assert PY27.is_file(), f"{PY27} is missing: this test needs pyenv's 2.7.18"
+    project.checks(
+        '[[check]]\nid = "py"\nkind = "python"\nversion = ">=3.8"\n'
+        '[[check]]\nid = "old"\nkind = "python"\nversion = ">=2.7"\n'
+    )
+    result = run_json(project, "--python", str(PY27))
+    assert result.code == 1
+    check = check_of(result)
+    assert check["status"] == "fail"
+    assert check["message"] == "2.7.18 does not satisfy >=3.8 (checks/envdoctor.toml:4 version)"
+    assert check["fix"]
+    old = check_of(result, "old")  # satisfied, but nothing else can be inspected
+    assert old["status"] == "error"
+    assert old["message"].endswith(
+        "is Python 2.7.18: too old for envdoctor to inspect (Python 3 only)"
+    )
+
+
+def test_python_version_file_saying_system_asks_for_no_version(project: Project) -> None:
+    project.write(".python-version", "system\n")
+    py_check(project)
+    result = run_json(project)
+    assert result.code == 0, result.stdout
+    assert check_of(result)["message"] == OURS

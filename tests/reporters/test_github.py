@@ -231,6 +231,21 @@ def test_end_to_end_github_from_the_cli(project: Project) -> None:
     assert plain[-1].startswith("envdoctor: Not ready")
 
 
+def test_a_bad_line_in_a_requirements_file_is_annotated_on_that_line(project: Project) -> None:
+    """The line the pull request must change is the requirements file's, not the check's."""
+    project.write("requirements.txt", "-r base.txt\n")
+    project.write("base.txt", "six\nthis is ( not valid\n")
+    project.checks('[[check]]\nid = "pkgs"\nkind = "packages"\nrequirements = "requirements.txt"\n')
+    out = project.run("check", "--format", "github")
+    assert out.code == 1, out.stderr
+    found, _ = annotations(out.stdout)
+    assert [(a.level, a.props["file"], a.props["line"]) for a in found] == [
+        ("error", "checks/envdoctor.toml", "1"),
+        ("error", "base.txt", "2"),
+    ]
+    assert found[1].message.startswith("error: base.txt:2: ")
+
+
 def test_end_to_end_secret_never_shown(project: Project) -> None:
     for _, out in secret_runs(project, ("--format", "github"), (), ("-v",)):
         found, _ = annotations(out.stdout)

@@ -48,7 +48,22 @@ class PythonKind(Kind):
         return []
 
     async def run(self, spec: CheckSpec, ctx: CheckContext) -> Outcome:
-        info = await ctx.target_info()
+        from envdoctor.target import TooOld
+
+        try:
+            info = await ctx.target_info()
+        except TooOld as exc:  # Python 2: too old to inspect, yet its version is the answer
+            wanted, origin = spec.options.get("version"), f"{spec.source_of('version')} version"
+            if wanted is None:
+                wanted, origin = _project_requirement(ctx.project)
+            specifier = _specifier(wanted, origin) if wanted else None
+            if specifier is None or specifier.contains(exc.version, prereleases=True):
+                raise
+            return Outcome(
+                Status.FAIL,
+                f"{exc.version} does not satisfy {wanted} ({origin})",
+                fix=_version_fix(specifier, ctx.project),
+            )
         ctx.note(
             f"target {info.executable} ({ctx.session.target.reason}): {info.implementation} {info.version}"
         )
@@ -130,6 +145,8 @@ def _project_requirement(project: Path) -> tuple[str | None, str]:
             return None, ""
         for number, line in enumerate(text.splitlines(), start=1):
             entry = line.split("#", 1)[0].strip()
+            if entry == "system":  # pyenv: whatever the system's python is, no version asked
+                return None, ""
             if entry:
                 specifier = _from_python_version(entry)
                 if specifier is None:

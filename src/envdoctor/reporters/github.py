@@ -31,6 +31,7 @@ def render(report: Report, options: RenderOptions) -> str:
         if result.status not in _PROBLEMS:
             continue
         lines.append(_check_annotation(result))
+        lines += _where_annotation(result)
         lines += _finding_annotations(result, options)
     lines.append(_summary(report, options))
     return "\n".join(lines) + "\n"
@@ -79,6 +80,23 @@ def _check_annotation(result: Result) -> str:
         line=spec.source.line,
         title=_title(result),
     )
+
+
+def _where_annotation(result: Result) -> list[str]:
+    """An error about a project file the check read (a bad requirements line) is annotated
+    on that line too: that is the line the pull request must change."""
+    where = _FILE_LINE.match(result.where or "")
+    if where is None:
+        return []
+    return [
+        command(
+            _level(result, result.status) or "warning",
+            _headline(result),
+            file=_path(where["path"]),
+            line=int(where["line"]),
+            title=_title(result),
+        )
+    ]
 
 
 def _finding_annotations(result: Result, options: RenderOptions) -> list[str]:
