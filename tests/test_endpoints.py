@@ -83,6 +83,8 @@ def test_shown_for_one_host() -> None:
         ("postgresql://::1/app", "needs brackets"),
         ("postgresql://[::1/app", "needs the form [::1]:port"),
         ("postgresql://h1,,h2/app", "the URL names no host"),
+        ("postgresql://u@%2Fvar%2Frun%2Fpostgresql:5432/app", "Unix sockets are not probed"),
+        ("postgresql://u@%2ftmp/app", "is a Unix socket directory"),
     ],
 )
 def test_errors_say_what_is_wrong_without_repeating_the_url(url: str, message: str) -> None:

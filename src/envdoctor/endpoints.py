@@ -144,7 +144,12 @@ def _host_port(part: str, default_port: int) -> tuple[str, int]:
             raise ValueError("an IPv6 address in a URL needs brackets, e.g. [::1]:5432")
     if not host:
         raise ValueError("the URL names no host (expected scheme://host:port)")
-    if any(c in host for c in "/ \t@"):
+    if host.lower().startswith("%2f") or host.startswith("/"):  # libpq: a socket directory
+        raise ValueError(
+            "the host in the URL is a Unix socket directory: Unix sockets are not probed "
+            "(use the server's TCP host and port, e.g. localhost:5432)"
+        )
+    if any(c in host for c in "/ \t@%"):
         raise ValueError("the host in the URL is not a valid host name")
     if not port_text:
         return host, default_port

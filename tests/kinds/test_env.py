@@ -179,6 +179,10 @@ def test_match_passes_and_fails_without_showing_the_value(project: Project) -> N
     assert found["ED_GONE"]["message"] == "not set"
     assert "ED_MODE does not match the expected pattern" in check["message"]
     assert "1 of 3 variables missing: ED_GONE" in check["message"]
+    assert check["fix"] == (
+        "set ED_GONE in .env (or export it in your shell); change ED_MODE so it matches its "
+        "pattern where it is set (the environment wins over .env)"
+    )
 
 
 def test_match_is_a_full_match(project: Project) -> None:

@@ -76,6 +76,19 @@ def test_needs_auth_is_a_warning(project: Project, redis_password: RedisServer) 
     )
 
 
+def test_a_password_written_as_a_user_gets_the_password_form(
+    project: Project, redis_password: RedisServer
+) -> None:
+    code, found = one(project, redis_password.url(user="app"))
+    assert code == 0
+    assert found["status"] == "warn"
+    address = redis_password.address
+    assert found["fix"] == (
+        f"put the credentials in the URL: redis://app:PASSWORD@{address} (a password alone "
+        f"goes after the colon: redis://:PASSWORD@{address})"
+    )
+
+
 def test_right_password_passes_and_stays_secret(
     project: Project, redis_password: RedisServer
 ) -> None:
@@ -204,6 +217,28 @@ def test_busy_script(project: Project, redis_busy: RedisServer) -> None:
     assert code == 1
     assert found["message"].startswith(
         f"Redis at {redis_busy.address} is not ready: busy running a script or function (BUSY)"
+    )
+    assert f"redis-cli -h 127.0.0.1 -p {redis_busy.port} SCRIPT KILL" in found["fix"]
+
+
+def test_a_replica_without_its_master_says_to_start_the_master(
+    project: Project, tmp_path: Path
+) -> None:
+    master = closed_port()
+    with running(
+        tmp_path / "replica",
+        "--replicaof",
+        "127.0.0.1",
+        str(master),
+        "--replica-serve-stale-data",
+        "no",
+    ) as replica:
+        code, found = one(project, replica.url())
+    assert code == 1
+    assert found["message"].startswith(f"Redis at {replica.address} is not ready: a replica whose")
+    assert "(MASTERDOWN)" in found["message"]
+    assert found["fix"].startswith(
+        f"start the replica's master (`redis-cli -h 127.0.0.1 -p {replica.port} info replication`"
     )
 
 

@@ -266,8 +266,19 @@ def _fix(
         command = f"{cd}cp {shlex.quote(example.path)} {shlex.quote(shown_target)}"
         return command + (f", then set {_names(still)} in {shown_target}" if still else "")
     where = shown_target if not cd else str(target)
-    pronoun = "it" if len(names) == 1 else "them"
-    return f"set {_names(names)} in {where} (or export {pronoun} in your shell)"
+    parts = []
+    missing, invalid = bad["missing"], bad["invalid"]
+    if missing:
+        pronoun = "it" if len(missing) == 1 else "them"
+        parts.append(f"set {_names(missing)} in {where} (or export {pronoun} in your shell)")
+    if invalid:  # set already: the value is wrong where it is set, not absent from .env
+        one = len(invalid) == 1
+        parts.append(
+            f"change {_names(invalid)} so {'it matches its' if one else 'they match their'} "
+            f"pattern where {'it is' if one else 'they are'} set (the environment wins over "
+            f"{shown_target})"
+        )
+    return "; ".join(parts)
 
 
 def _same_dir(a: Path, b: Path) -> bool:

@@ -59,13 +59,34 @@ class RedisKind(ServiceKind):
             verify = reqs not in ("none", "cert_none")
         return tls_context(verify=verify is not False)
 
+    def not_ready_fix(self, result: Any, endpoint: Any, host: str, port: int) -> str | None:
+        """Waiting helps a load; a replica without its master, or a script that never ends,
+        needs somebody to act."""
+        address = f"-h {host} -p {port}"
+        if result.code == "MASTERDOWN":
+            return (
+                f"start the replica's master (`redis-cli {address} info replication` names it), "
+                "or point the URL at the master"
+            )
+        if result.code == "BUSY":
+            return (
+                f"wait for the script to end, or stop it: redis-cli {address} SCRIPT KILL "
+                "(FUNCTION KILL for a function)"
+            )
+        return super().not_ready_fix(result, endpoint, host, port)
+
     def credential_example(self, endpoint: Any, host: str, port: int) -> str:
         """Redis logins are usually a password alone (`requirepass`): `redis://:PASSWORD@`."""
         from envdoctor.redact import PLACEHOLDER
 
         path = f"/{endpoint.database}" if endpoint.database else ""
         user = endpoint.user  # an ACL user named in the URL keeps its name
-        return f"{endpoint.scheme}://{user}:{PLACEHOLDER}@{endpoint.address(host, port)}{path}"
+        example = f"{endpoint.scheme}://{user}:{PLACEHOLDER}@{endpoint.address(host, port)}{path}"
+        if user and not endpoint.has_password:
+            # `redis://secret@host` names a user, not a password: a common slip.
+            alone = f"{endpoint.scheme}://:{PLACEHOLDER}@{endpoint.address(host, port)}{path}"
+            example += f" (a password alone goes after the colon: {alone})"
+        return example
 
     def auth_fix(self, result: Any, endpoint: Any, host: str, port: int) -> str | None:
         if "without any password configured" in result.message or "no password" in result.message:
