@@ -144,6 +144,14 @@ def test_markers_with_and_without_spaces(tmp_path: Path) -> None:
     assert reqs[1].text == 'brotli>=1.0.0;platform_python_implementation=="CPython"'
 
 
+def test_an_unset_variable_left_as_written_is_named(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ED_UNSET_PIN", raising=False)
+    assert fails(tmp_path, "idna==${ED_UNSET_PIN}\n") == (
+        "requirements.txt:1: invalid requirement 'idna==${ED_UNSET_PIN}': Expected semicolon "
+        "(after name with no version specifier) or end (ED_UNSET_PIN is not set)"
+    )
+
+
 def test_invalid_requirement_names_file_line_and_the_reason(tmp_path: Path) -> None:
     assert fails(tmp_path, "six\nsix==1.0 xyz\n") == (
         "requirements.txt:2: invalid requirement 'six==1.0 xyz': "
@@ -649,6 +657,25 @@ def test_url_lines(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("line", "name", "specifier"),
+    [
+        ("https://example.org/f/Some_Pkg-1.2.tar.gz", "some-pkg", "==1.2"),
+        ("https://example.org/f/python-dateutil-2.8.2.tar.gz", "python-dateutil", "==2.8.2"),
+        ("https://example.org/f/pkg-1.0rc1.zip", "pkg", "==1.0rc1"),
+        ("https://example.org/f/pkg-latest.tar.gz", "", ""),  # no version: not guessed
+        ("https://example.org/f/archive.tar.gz", "", ""),
+        ("git+https://example.org/r/pkg-1.0.tar.gz", "", ""),  # a repository, not a file
+    ],
+)
+def test_an_sdist_url_is_named_by_its_file_name(
+    tmp_path: Path, line: str, name: str, specifier: str
+) -> None:
+    (req,) = parse(tmp_path, line)
+    assert (req.name, req.specifier) == (name, specifier)
+    assert (req.unverified is None) == bool(name)
+
+
 def test_archives_and_local_directories(tmp_path: Path) -> None:
     write(tmp_path, "lib/pyproject.toml", '[project]\nname = "lib"\n')
     write(tmp_path, "dist/foo-1.0-py2.py3-none-any.whl", b"PK")
@@ -682,13 +709,8 @@ def test_archives_and_local_directories(tmp_path: Path) -> None:
             specifier="==2.0",
             url="./dist/not_built_yet-2.0-py3-none-any.whl",
         ),
-        R(
-            "",
-            "./dist/foo-1.0.tar.gz",
-            f"{S}:5",
-            url="./dist/foo-1.0.tar.gz",
-            unverified=UNKNOWN_ARCHIVE,
-        ),
+        # an sdist's file name says its name and version (PEP 625), as a wheel's does
+        R("foo", "./dist/foo-1.0.tar.gz", f"{S}:5", specifier="==1.0", url="./dist/foo-1.0.tar.gz"),
         # pip reads a name ending in an archive extension as a file name
         R("", "foo.zip", f"{S}:6", url="foo.zip", unverified=UNKNOWN_ARCHIVE),
         R("name", "name @ ./x.whl", f"{S}:7", url="./x.whl"),

@@ -394,7 +394,7 @@ class _Reader:
                 os.path.isfile(local) or "@" not in name or _looks_like_path(name.split("@", 1)[0])
             ):
                 link, kind = stripped, "archive"
-                req_string = _wheel_requirement(os.path.basename(local), text, fail)
+                req_string = _archive_requirement(os.path.basename(local), text, fail)
             else:
                 req_string = name
                 path_extras = ()
@@ -454,7 +454,11 @@ class _Reader:
         if _is_wheel(filename):
             return _wheel_requirement(filename, text, fail)
         match = re.search(_EGG, url)
-        return match.group(1) if match else None
+        if match:
+            return match.group(1)
+        if parts.scheme.split("+", 1)[0] in ("git", "hg", "svn", "bzr"):
+            return None  # a VCS URL names a repository, not a file
+        return _archive_requirement(filename, text, fail)
 
     # -- an editable (pip's parse_editable) ------------------------------------------------
 
@@ -892,6 +896,31 @@ def _wheel_requirement(filename: str, shown: str, fail: Callable[[str], NoReturn
     return f"{match.group('name').replace('_', '-')}=={match.group('ver').replace('_', '-')}"
 
 
+# An sdist's name and version (PEP 625's `{name}-{version}.tar.gz`, and the legacy names with
+# dashes: the version starts at the last dash followed by a digit).
+_SDIST = re.compile(
+    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)-(?P<ver>[0-9][A-Za-z0-9.!+_]*)"
+    r"\.(?:tar\.gz|tgz|zip|tar\.bz2|tbz|tar\.xz|txz|tar)$",
+    re.IGNORECASE,
+)
+_PEP440 = re.compile(
+    r"^([0-9]+!)?[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?(\+[a-z0-9.]+)?$",
+    re.IGNORECASE,
+)
+
+
+def _archive_requirement(filename: str, shown: str, fail: Callable[[str], NoReturn]) -> str | None:
+    """A wheel's name==version (pip reads it from the file name), else an sdist's: its name
+    and version follow PEP 625's naming when they look like one; None when they do not (the
+    line is "not verified", as pip would have to build it to know)."""
+    if _is_wheel(filename):
+        return _wheel_requirement(filename, shown, fail)
+    match = _SDIST.match(filename)
+    if match is None or not _PEP440.match(match["ver"]):
+        return None
+    return f"{match['name']}=={match['ver']}"
+
+
 def _strip_extras(path: str) -> tuple[str, str | None]:
     match = _STRIP_EXTRAS.match(path)
     return (match.group(1), match.group(2)) if match else (path, None)
@@ -978,7 +1007,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _hint(text: str) -> str:
-    """pip's hints for the two classic mistakes."""
+    """pip's hints for the two classic mistakes, and for a `${VAR}` left as written."""
+    unset = [name for _, name in re.findall(_ENV_VAR, text) if not os.environ.get(name)]
+    if unset:  # pip leaves an unset variable as written, which is rarely a valid line
+        names = ", ".join(dict.fromkeys(unset))
+        return f" ({names} {'is' if len(unset) == 1 else 'are'} not set)"
     if _looks_like_path(text):
         return " (it looks like a path, but no such file or directory is in the project)"
     if "=" in text and not any(op in text for op in ("==", "!=", "<=", ">=", "~=", "===")):
