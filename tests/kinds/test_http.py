@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from tests.conftest import Project, clean_env, closed_port, envdoctor_executable, full_backlog
 from tests.servers import http_fake
+from tests.servers.hostile import HostileLoop
 from tests.servers.http_fake import RawServer, Web
+from tests.servers.mariadb import Mariadb
 from tests.servers.process import free_port, self_signed_cert
 
 from envdoctor.kinds.http import KIND, parse_http_url
@@ -36,8 +38,12 @@ def tls_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         yield server
 
 
+TLS_ALERT = b"\x15\x03\x01\x00\x02\x02\x46"
+"""A TLS server's answer to plain text, when it answers at all: alert, protocol_version."""
+
+
 @pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, RawServer]]:
+def servers(hostile_loop: HostileLoop) -> Iterator[dict[str, RawServer]]:
     with (
         http_fake.drip() as drip,
         http_fake.drip(head_at_once=True) as drip_body,
@@ -45,6 +51,8 @@ def servers() -> Iterator[dict[str, RawServer]]:
         http_fake.line_server() as redis_like,
         http_fake.line_server(b"HTTP/1.1 abc\r\n\r\n") as malformed,
         http_fake.hang_up() as hang_up,
+        http_fake.whole_head() as whole_head,
+        hostile_loop.responder(TLS_ALERT) as alert,
     ):
         yield {
             "drip": drip,
@@ -53,6 +61,8 @@ def servers() -> Iterator[dict[str, RawServer]]:
             "redis": redis_like,
             "malformed": malformed,
             "hang_up": hang_up,
+            "whole_head": whole_head,
+            "alert": RawServer(alert.port),
         }
 
 
@@ -90,6 +100,9 @@ def report(
         "tls_noverify": f'url = "{tls_web.url("/ok")}"\nverify = false',
         "tls_verify": f'url = "{tls_web.url("/ok")}"',
         "tls_plain": f'url = "{web.url("/ok").replace("http://", "https://")}"',
+        "tls_plain_silent": f'url = "{servers["whole_head"].url("/ok", "https")}"',
+        "plain_tls": f'url = "{tls_web.url("/ok").replace("https://", "http://")}"',
+        "plain_alert": f'url = "{servers["alert"].url("/ok")}"',
         "drip": f'url = "{servers["drip"].url()}"\ntimeout = "1s"',
         "drip_body": f'url = "{servers["drip_body"].url()}"\ntimeout = "1s"',
         "hole": f'url = "{servers["hole"].url()}"\ntimeout = "1s"',
@@ -210,10 +223,87 @@ def test_tls(report: dict[str, dict[str, Any]], tls_web: Web, web: Web) -> None:
     assert "verify = false" in check["fix"]
     check = report["tls_plain"]
     assert check["status"] == "fail"
+    # http.server answers the ClientHello as an HTTP/0.9 request: with the page alone.
     assert check["message"] == (
-        f"TLS failed with 127.0.0.1:{web.port}: wrong version number: the port speaks plain HTTP?"
+        f"TLS failed with 127.0.0.1:{web.port}: wrong version number: the port speaks plain HTTP "
+        "(it answered the TLS handshake with <!DOCTYPE HTML>)"
     )
-    assert check["fix"] == f"if this port speaks plain HTTP, use {web.url('/ok')}"
+    assert check["fix"] == f"the port speaks plain HTTP: use {web.url('/ok')}"
+
+
+def test_https_on_a_plain_port_that_waits_for_a_whole_head(
+    report: dict[str, dict[str, Any]], servers: dict[str, RawServer]
+) -> None:
+    # uvicorn says nothing to a ClientHello; a plain request on a second connection is answered.
+    check = report["tls_plain_silent"]
+    port = servers["whole_head"].port
+    assert check["status"] == "fail"
+    assert check["message"] == (
+        f"TLS failed with 127.0.0.1:{port}: no answer to the TLS handshake: the port speaks "
+        "plain HTTP (a plain request on a second connection got HTTP/1.1 400 Bad Request)"
+    )
+    assert check["fix"] == f"the port speaks plain HTTP: use {servers['whole_head'].url('/ok')}"
+    assert check["duration_ms"] < 1500  # at the patience, not at the 5 s deadline
+
+
+def test_http_on_a_tls_port(
+    report: dict[str, dict[str, Any]], tls_web: Web, servers: dict[str, RawServer]
+) -> None:
+    # Python's ssl hangs up on plain text without a byte; a TLS handshake then completes.
+    check = report["plain_tls"]
+    assert check["status"] == "fail"
+    assert check["message"] == (
+        f"TLS answered at 127.0.0.1:{tls_web.port}, not HTTP (it closed the plain-text "
+        "connection without a word, then completed a TLS handshake)"
+    )
+    assert check["fix"] == f"the port speaks TLS: use {tls_web.url('/ok')}"
+    # Servers that answer plain text with a TLS alert say so at once.
+    check = report["plain_alert"]
+    port = servers["alert"].port
+    assert check["status"] == "fail"
+    assert check["message"] == (
+        f"TLS answered at 127.0.0.1:{port}, not HTTP (it answered the plain HTTP request with "
+        "\\x15\\x03\\x01\\x00\\x02\\x02F)"
+    )
+    assert check["fix"] == f"the port speaks TLS: use https://127.0.0.1:{port}/ok"
+
+
+def test_a_mysql_port_is_named(project: Project, mariadb: Mariadb) -> None:
+    # MariaDB greets first, then resets the connection on the request: its greeting names it
+    # however the reset and our writes interleave (several checks at once vary the timing).
+    url = f'url = "http://127.0.0.1:{mariadb.port}/health"'
+    project.checks(toml_checks({f"db{i}": url for i in range(6)}))
+    result = project.run("check", "--format", "json")
+    for check in result.json()["checks"]:
+        assert check["status"] == "fail"
+        assert check["message"].startswith(
+            f"MySQL answered at 127.0.0.1:{mariadb.port}, not HTTP "
+            "(it sent d\\x00\\x00\\x00\\n5.5.5-10."
+        ), check["message"]
+        assert check["fix"] == (
+            f"check the URL's port: {mariadb.port} does not answer as an HTTP server"
+        )
+
+
+def test_the_scheme_fix_keeps_the_port_and_masks_the_login() -> None:
+    from types import SimpleNamespace
+
+    from envdoctor.probes.http import HttpRequest
+
+    ctx: Any = SimpleNamespace(session=SimpleNamespace(redact=lambda text: text))
+    for url, scheme, fixed in [
+        ("https://api.example.com/health?x=1", "http", "http://api.example.com:443/health?x=1"),
+        ("http://[::1]:8080/", "https", "https://[::1]:8080/"),
+        ("https://bob:s3cret-pw@db.example/", "http", "http://bob:***@db.example:443/"),
+        ("http://[::1]/", "https", "https://[::1]:80/"),
+    ]:
+        target = parse_http_url(url)
+        request = HttpRequest(target.url, auth=(target.user, target.password))
+        speaks = "TLS" if scheme == "https" else "plain HTTP"
+        assert (
+            KIND._scheme_fix(ctx, request, target, scheme)
+            == f"the port speaks {speaks}: use {fixed}"
+        )
 
 
 def test_a_dripping_server_is_cut_at_the_deadline(
@@ -448,13 +538,15 @@ def test_fifty_black_holes_finish_together(project: Project) -> None:
 def test_no_socket_or_task_left_behind(project: Project, web: Web, tls_web: Web) -> None:
     """Python's development mode reports unclosed sockets and transports, and tasks destroyed
     while pending: a run with passes, TLS failures, a black hole and a drip leaves none."""
-    with http_fake.black_hole() as hole, http_fake.drip() as drip:
+    with http_fake.black_hole() as hole, http_fake.drip() as drip, http_fake.whole_head() as silent:
         project.checks(
             toml_checks(
                 {
                     "ok": f'url = "{web.url("/ok")}"',
                     "tls_ok": f'url = "{tls_web.url("/ok")}"\nverify = false',
                     "tls_bad": f'url = "{tls_web.url("/ok")}"',
+                    "plain_tls": f'url = "{tls_web.url("/ok").replace("https://", "http://")}"',
+                    "tls_plain_silent": f'url = "{silent.url("/ok", "https")}"',
                     "hole": f'url = "{hole.url()}"\ntimeout = "500ms"',
                     "drip": f'url = "{drip.url()}"\ntimeout = "500ms"',
                 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.conftest import Project
 from tests.kinds._helpers import reported
+from tests.servers.hostile import HostileServer
 from tests.servers.mariadb import Mariadb
 from tests.servers.smtp import SMTP_HOSTNAME, SMTP_IDENT, BannerServer, SmtpServer
 
@@ -81,6 +82,45 @@ def test_smtps_to_a_plain_server_names_smtp(project: Project, smtp_server: SmtpS
     assert found["message"] == (
         f"TLS failed with 127.0.0.1:{smtp_server.port}: wrong version number "
         "(SMTP answered in plain text)"
+    )
+    assert found["fix"] == "the port speaks plain SMTP: use smtp:// instead of smtps://"
+
+
+def test_smtp_to_an_implicit_tls_server_says_use_smtps(
+    project: Project, smtps_server: SmtpServer
+) -> None:
+    found = check_url(project, f"smtp://mailer:{CANARY}@127.0.0.1:{smtps_server.port}")
+    assert found["status"] == "fail"
+    assert found["message"] == (
+        f"TLS answered at 127.0.0.1:{smtps_server.port}, not SMTP (it sent no greeting in plain "
+        "text, but completed a TLS handshake on a second connection: the server expects TLS "
+        "first (implicit TLS, as on port 465): use smtps://)"
+    )
+    assert found["fix"] == "the port speaks TLS: use smtps:// in the URL"
+    assert found["duration_ms"] < 1500  # the default deadline is not waited out
+
+
+def test_a_server_that_closes_at_once(project: Project, closer: HostileServer) -> None:
+    found = check_url(project, f"smtp://127.0.0.1:{closer.port}")
+    assert found["status"] == "fail"
+    assert found["message"].startswith(
+        f"127.0.0.1:{closer.port} closed the connection without an SMTP greeting"
+    )
+    assert "it sent" not in found["message"]
+    assert found["fix"].startswith(f"check the port: {closer.port} does not speak SMTP")
+
+
+def test_a_silent_port_may_be_waiting_for_tls(project: Project, black_hole: HostileServer) -> None:
+    found = check_url(project, f"smtp://127.0.0.1:{black_hole.port}", 'timeout = "1s"')
+    assert found["status"] == "fail"
+    assert found["message"].startswith(
+        f"connected to 127.0.0.1:{black_hole.port}, but no answer within 1.0 s waiting for the "
+        "SMTP reply: "
+    )
+    assert found["message"].endswith("; or it expects TLS first: try smtps://")
+    assert found["fix"] == (
+        "if the server expects TLS first (implicit TLS, as on port 465), use smtps:// in the URL; "
+        f"else check the port: {black_hole.port} does not speak SMTP (SMTP's usual port is 25)"
     )
 
 

@@ -26,13 +26,13 @@ NAMED = {
     ("smtp", "mysql"): "MySQL",
     ("redis", "mysql"): "MySQL",
     ("redis", "http"): "HTTP",
+    ("http", "mysql"): "MySQL",  # its greeting is read, though it resets on the request
 }
 # Pairs where the server hangs up without a word (PostgreSQL on a Redis PING; Redis on an HTTP
 # request, which it takes for a cross-protocol attack): the process holding the port is named.
 HOLDER = {
     ("redis", "postgres"): "postgres",
     ("http", "redis"): "redis-server",
-    ("http", "mysql"): "mariadbd",
 }
 
 
@@ -113,3 +113,17 @@ def test_against_the_mongodb_fake(project: Project, mongo_fake: Any) -> None:
 def test_against_the_kafka_fake(project: Project, kafka_fake: Any) -> None:
     port = kafka_fake.start("ok").port
     assert_only(run_all_against(project, port), "kafka", "kafka")
+
+
+def test_against_a_server_that_closes_at_once(project: Project, closer: Any) -> None:
+    # No byte came: every kind says the server hung up (naming who holds the port), never
+    # "it sent " followed by nothing.
+    checks = run_all_against(project, closer.port)
+    for kind, check in checks.items():
+        message = check["message"]
+        assert check["status"] == "fail", (kind, message)
+        assert " closed the connection without " in message, (kind, message)
+        assert "it sent" not in message, (kind, message)
+        assert " (pid " in message, (kind, message)
+        assert check["fix"], (kind, message)
+    assert "without an SMTP greeting" in checks["smtp"]["message"]

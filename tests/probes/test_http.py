@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from tests.conftest import closed_port
 from tests.servers import http_fake
+from tests.servers.hostile import HostileLoop
 from tests.servers.http_fake import Web
+from tests.servers.mariadb import Mariadb
 from tests.servers.process import self_signed_cert
 
 from envdoctor.probes import http
@@ -27,11 +29,14 @@ from envdoctor.probes.http import (
     HttpState,
     Incomplete,
     NotHttp,
+    PlainHttp,
+    SpeaksTls,
     classify,
     expected_text,
     fetch,
     is_loopback,
 )
+from envdoctor.probes.identify import identify
 from envdoctor.probes.result import State, Target
 from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure
 
@@ -277,6 +282,57 @@ def test_https_on_a_plain_port(web: Web) -> None:
     exc, _ = failure(web.url("/ok").replace("http://", "https://"))
     assert isinstance(exc, TlsFailure)
     assert exc.reason == "wrong version number"
+    assert identify(exc.received) == "HTTP"  # what answered the ClientHello: the proof
+
+
+def test_https_on_a_plain_server_that_waits_for_a_whole_head() -> None:
+    # uvicorn (h11) says nothing to a ClientHello: a plain request on a second connection,
+    # sent once the handshake has been silent for a moment, gets the HTTP answer.
+    with http_fake.whole_head() as server:
+        exc, took = failure(server.url("/ok", scheme="https"), timeout=3.0)
+        log_lines = _log_of(server.url("/ok", scheme="https"))
+    assert isinstance(exc, PlainHttp)
+    assert exc.reason == "no answer to the TLS handshake"
+    assert exc.received == b"HTTP/1.1 400 Bad Request"
+    assert took < 1.5  # told after the patience, not at the deadline
+    assert any("asking in plain HTTP on a second connection" in line for line in log_lines)
+
+
+def test_http_on_a_tls_port_that_hangs_up_is_named_tls(tls_web: Web) -> None:
+    # Python's ssl (like OpenSSL's s_server) hangs up on plain text without a byte.
+    exc, took = failure(tls_web.url("/ok").replace("https://", "http://"))
+    assert isinstance(exc, SpeaksTls)
+    assert isinstance(exc, Closed) and exc.received == b""
+    assert took < 1.0
+
+
+def test_http_on_a_tls_port_that_sends_an_alert(hostile_loop: HostileLoop) -> None:
+    with hostile_loop.responder(b"\x15\x03\x01\x00\x02\x02\x46") as server:
+        exc, took = failure(server.url("http", "/"))
+    assert isinstance(exc, NotHttp)
+    assert exc.protocol == "TLS"
+    assert took < 1.0
+
+
+def test_a_mysql_greeting_is_named(mariadb: Mariadb) -> None:
+    # MariaDB greets on connect and resets the connection when the request arrives: the
+    # greeting is still read (no empty write fails first on the reset connection).
+    for _ in range(5):
+        exc, took = failure(f"http://127.0.0.1:{mariadb.port}/")
+        assert isinstance(exc, NotHttp)
+        assert exc.protocol == "MySQL"
+        assert took < 1.0
+
+
+def _log_of(url: str) -> list[str]:
+    log: list[str] = []
+
+    async def go() -> None:
+        with pytest.raises(TlsFailure):
+            await fetch(HttpRequest(url), time.monotonic() + 3.0, log.append)
+
+    asyncio.run(go())
+    return log
 
 
 # -- clients and proxies -------------------------------------------------------------------
@@ -354,3 +410,14 @@ def test_probe_contract_on_host_and_port(web: Web) -> None:
         result = asyncio.run(go(server.port))
     assert result.state is State.WRONG_PROTOCOL
     assert result.protocol == "Redis"
+
+
+def test_probe_contract_names_a_tls_port(tls_web: Web) -> None:
+    async def go() -> Any:
+        target = Target("127.0.0.1", tls_web.port)
+        return await http.probe(target, time.monotonic() + 2, lambda _text: None)
+
+    result = asyncio.run(go())
+    assert result.state is State.WRONG_PROTOCOL
+    assert result.protocol == "TLS"
+    assert result.message.endswith("use https://")

@@ -9,11 +9,11 @@ import base64
 import re
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.servers.postgres import PASSWORDS, PgCluster
+from tests.servers.postgres import PASSWORDS, PgCluster, PgTemplate
 
 from envdoctor.endpoints import parse_url
 from envdoctor.probes.postgres import probe, saslprep, scram_final
@@ -226,6 +226,33 @@ def test_prefer_falls_back_to_plain_when_ssl_is_off(pg_nossl: PgCluster) -> None
     assert result.state is State.READY
     assert result.message.endswith("(auth: trust)")
     assert "the server answered N: it does not accept TLS" in lines
+
+
+@pytest.fixture(scope="module")
+def pg_nossl_strict_hba(pg_template: PgTemplate) -> Iterator[PgCluster]:
+    """ssl = off, and pg_hba lets only `postgres` in over TCP: any other user meets "no
+    pg_hba.conf entry ... no encryption" on the plain connection `prefer` falls back to."""
+    with pg_template.cluster("nossl-hba") as cluster:
+        (cluster.data / "pg_hba.conf").write_text(
+            "local all all trust\nhost all postgres 127.0.0.1/32 trust\n"
+        )
+        cluster.start("ssl=off")
+        cluster.wait_ready()
+        yield cluster
+
+
+def test_prefer_does_not_retry_plain_text_when_the_first_try_was_plain(
+    pg_nossl_strict_hba: PgCluster,
+) -> None:
+    # The server answered N to the SSLRequest: the StartupMessage already went in plain text,
+    # and a second, identical one would get the same refusal.
+    result, lines = run(pg_nossl_strict_hba.url("app", database="appdb"))
+    assert result.state is State.REFUSED_LOGIN
+    assert result.code == "28000"
+    assert "no pg_hba.conf entry" in result.message
+    assert "the server answered N: it does not accept TLS" in lines
+    assert not any(line.startswith("trying again") for line in lines), lines
+    assert sum(line.startswith("sent StartupMessage") for line in lines) == 1
 
 
 def test_bad_sslmode_is_a_value_error(pg_nossl: PgCluster) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 
@@ -16,11 +17,13 @@ from tests.probes._helpers import seconds_to_no_answer, verdict_against
 from tests.servers.hostile import HostileLoop, HostileServer
 from tests.servers.mariadb import Mariadb
 from tests.servers.smtp import SMTP_HOSTNAME, SMTP_IDENT, BannerServer, SmtpServer
+from tests.servers.threaded import serve
 
 from envdoctor.probes.connect import ProbeError
+from envdoctor.probes.identify import identify
 from envdoctor.probes.result import ProbeResult, State, Target
 from envdoctor.probes.smtp import parse_line, probe
-from envdoctor.probes.wire import TlsFailure, tls_context
+from envdoctor.probes.wire import Closed, TlsFailure, tls_context
 
 Banner = Callable[[bytes], BannerServer]
 
@@ -151,6 +154,49 @@ def test_silent_server_is_no_answer(black_hole: HostileServer) -> None:
     assert seconds_to_no_answer(lambda: run(target, timeout=0.3)) < 1.0
 
 
+def test_a_server_that_closes_at_once_is_closed_not_another_protocol(
+    closer: HostileServer,
+) -> None:
+    # Nothing was sent: no "it sent " with nothing after it, but the transport's own Closed.
+    started = time.monotonic()
+    with pytest.raises(Closed) as caught:
+        run(Target(closer.host, closer.port))
+    assert caught.value.received == b""
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_late_greeting_is_still_read() -> None:
+    # A plain SMTP server may greet late (a slow reverse lookup): the TLS handshake tried on a
+    # second connection meanwhile gets the same greeting in clear text, which proves nothing.
+    def late(conn: socket.socket, stop: threading.Event) -> None:
+        if not stop.wait(0.8):
+            conn.sendall(b"220 mx.example.org ESMTP slow\r\n")
+            conn.settimeout(2)
+            conn.recv(100)
+
+    with serve(late) as server:
+        result, log = run(Target("127.0.0.1", server.port))
+    assert result.state is State.READY, result
+    assert result.message == "SMTP server mx.example.org (ESMTP slow) ready"
+    assert any("trying TLS on a second connection" in line for line in log)
+
+
+def test_another_protocol_waiting_for_the_client_is_named_by_the_tls_attempt(
+    http_responder: HostileServer,
+) -> None:
+    # An HTTP server is silent too, but answers the ClientHello (a line that is no request)
+    # with 400: named at once, not at the deadline.
+    started = time.monotonic()
+    result, _ = run(Target(http_responder.host, http_responder.port))
+    assert result.state is State.WRONG_PROTOCOL
+    assert result.protocol == "HTTP"
+    assert result.message.startswith(
+        "it sent no greeting, and answered a TLS handshake on a second connection with "
+        "HTTP/1.1 400 Bad Request"
+    )
+    assert time.monotonic() - started < 1.5
+
+
 # -- implicit TLS ---------------------------------------------------------------------------
 
 
@@ -180,6 +226,21 @@ def test_tls_to_a_plain_smtp_server_fails_with_its_banner(smtp_server: SmtpServe
     with pytest.raises(TlsFailure) as caught:
         run(Target("127.0.0.1", smtp_server.port, tls=tls_context(verify=False)))
     assert "wrong version number" in caught.value.reason
+    assert identify(caught.value.received) == "SMTP"
+
+
+def test_plain_smtp_to_an_implicit_tls_port_says_use_smtps(smtps_server: SmtpServer) -> None:
+    # An SMTPS server waits for a ClientHello: silence, then a handshake that completes.
+    started = time.monotonic()
+    result, log = run(Target("127.0.0.1", smtps_server.port))
+    assert result.state is State.WRONG_PROTOCOL
+    assert result.protocol == "TLS"
+    assert result.message == (
+        "it sent no greeting in plain text, but completed a TLS handshake on a second "
+        "connection: the server expects TLS first (implicit TLS, as on port 465): use smtps://"
+    )
+    assert time.monotonic() - started < 1.5  # at the patience, not at the deadline
+    assert any(line.startswith("TLS established (TLSv1.") for line in log)
 
 
 def test_parse_line() -> None:

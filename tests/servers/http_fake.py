@@ -8,6 +8,8 @@ from daemon threads of the test process and closed by its context manager.
 - `black_hole()`: listens and never accepts: connects succeed, nothing ever answers.
 - `line_server()`: a Redis-like server answering every line `-ERR unknown command`.
 - `hang_up()`: reads the request and closes without answering.
+- `whole_head()`: says nothing until a whole request head has arrived (up to the blank line),
+  as servers built on h11 (uvicorn) do, then answers `400`: a TLS ClientHello gets silence.
 - `proxy()`: an HTTP proxy that answers every request itself, recording the request lines.
 
 No fixtures here (the test modules define theirs from these, so nothing is added to conftest).
@@ -231,6 +233,24 @@ def hang_up() -> Iterator[RawServer]:
 
     def handle(conn: socket.socket, stop: threading.Event) -> None:
         _read_head(conn, stop)
+
+    with serve(handle) as state:
+        yield state
+
+
+WHOLE_HEAD_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+    b"Connection: close\r\n\r\nbad request\n"
+)
+
+
+@contextlib.contextmanager
+def whole_head() -> Iterator[RawServer]:
+    """Silent until a request head is complete, then `400` (whatever the request was)."""
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        if _read_head(conn, stop) is not None:
+            conn.sendall(WHOLE_HEAD_ANSWER)
 
     with serve(handle) as state:
         yield state

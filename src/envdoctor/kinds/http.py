@@ -9,6 +9,10 @@ without the expected text, TLS trouble (a self-signed certificate, https on a pl
 every transport failure the other service kinds know (refused, DNS, timeouts, a black hole,
 another protocol on the port) in the same words.
 
+The wrong scheme gets the right one as its fix, not "check the port": `https://` on a port the
+probe heard answer in plain HTTP says "use http://…", and `http://` on a port that answered
+with TLS (an alert, or a hang-up then a completed handshake) says "use https://…".
+
 Secrets: a password in the URL is sent as basic auth and shown as `***`; header values are
 never shown (only their names), not even when a server echoes them back in its body.
 """
@@ -382,7 +386,7 @@ class HttpKind(ServiceKind):
         ctx: CheckContext,
     ) -> HostVerdict:
         from envdoctor.probes.connect import ConnectTimeout, DnsError, NetworkError, Refused
-        from envdoctor.probes.http import Incomplete, NotHttp, ProxyFailure
+        from envdoctor.probes.http import Incomplete, NotHttp, ProxyFailure, SpeaksTls
         from envdoctor.probes.identify import identify
         from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure
 
@@ -412,8 +416,28 @@ class HttpKind(ServiceKind):
                 f"arrived, then only {_bytes_count(exc.body_read)} of the body",
                 fix=self._slow_fix(),
             )
+        if isinstance(exc, SpeaksTls):
+            detail = (
+                "it closed the plain-text connection without a word, then completed a TLS handshake"
+            )
+            return HostVerdict(
+                address,
+                Status.FAIL,
+                self._wrong_protocol(address, "TLS", detail),
+                fix=self._scheme_fix(ctx, request, target, "https"),
+            )
         received = bytes(getattr(exc, "received", b""))
         other = identify(received)
+        if other == "TLS" and target.scheme == "http":
+            detail = (
+                f"it answered the plain HTTP request with {self._bytes(ctx, request, received)}"
+            )
+            return HostVerdict(
+                address,
+                Status.FAIL,
+                self._wrong_protocol(address, "TLS", detail),
+                fix=self._scheme_fix(ctx, request, target, "https"),
+            )
         if other and other != "HTTP" and isinstance(exc, (NotHttp, NoAnswer, Closed)):
             detail = f"it sent {self._bytes(ctx, request, received)}"
             return HostVerdict(
@@ -473,12 +497,29 @@ class HttpKind(ServiceKind):
     def _tls_failure(
         self, exc: Any, target: HttpTarget, request: Any, address: str, ctx: CheckContext
     ) -> HostVerdict:
+        from envdoctor.probes.http import PlainHttp
         from envdoctor.probes.identify import identify
 
         reason = exc.reason
+        other = identify(exc.received)
+        if isinstance(exc, PlainHttp) or (exc.received and other == "HTTP"):
+            # Proof, not a guess: HTTP bytes came back (to the ClientHello, or to a plain
+            # request on a second connection while the handshake got nothing).
+            answered = self._bytes(ctx, request, exc.received.split(b"\n", 1)[0].rstrip())
+            how = (
+                "a plain request on a second connection got"
+                if isinstance(exc, PlainHttp)
+                else "it answered the TLS handshake with"
+            )
+            return HostVerdict(
+                address,
+                Status.FAIL,
+                f"TLS failed with {address}: {reason}: the port speaks plain HTTP ({how} "
+                f"{answered})",
+                fix=self._scheme_fix(ctx, request, target, "http"),
+            )
         if "wrong version number" in reason or "record layer failure" in reason:
-            other = identify(exc.received)
-            plain_http = other in ("", "HTTP", "TLS")
+            plain_http = other in ("", "TLS")
             said = (
                 "the port speaks plain HTTP?" if plain_http else f"{other} answered in plain text"
             )
@@ -487,7 +528,9 @@ class HttpKind(ServiceKind):
                 address,
                 Status.FAIL,
                 f"TLS failed with {address}: {reason}: {said}",
-                fix=f"if this port speaks plain HTTP, use {plain}",
+                fix=f"if this port speaks plain HTTP, use {plain}"
+                if plain_http
+                else self._port_fix(target.port),
             )
         if "certificate" in exc.message:
             return HostVerdict(
@@ -506,8 +549,19 @@ class HttpKind(ServiceKind):
             fix="check that the port speaks TLS (https://), or use http://",
         )
 
-    def _port_fix(self, port: int) -> str:
+    def _port_fix(self, port: int, protocol: str = "") -> str:
         return f"check the URL's port: {port} does not answer as an HTTP server"
+
+    def _scheme_fix(self, ctx: CheckContext, request: Any, target: HttpTarget, scheme: str) -> str:
+        """`the port speaks TLS: use https://…` (or plain HTTP, `http://…`): the check's own
+        URL with the other scheme, the login masked, and the port kept (`https://host/` on a
+        plain port means `http://host:443/`, not port 80)."""
+        netloc, _, tail = target.shown.split("://", 1)[1].partition("/")
+        if not re.search(r":\d+$", netloc.rpartition("@")[2]):
+            netloc += f":{target.port}"
+        url = self._mask(ctx, request, f"{scheme}://{netloc}/{tail}")
+        speaks = "TLS" if scheme == "https" else "plain HTTP"
+        return f"the port speaks {speaks}: use {url}"
 
     def _slow_fix(self) -> str:
         return (

@@ -100,7 +100,14 @@ def _speaks(holder: str) -> str:
     if name not in KNOWN_SERVERS:
         return ""
     what = KNOWN_SERVERS[name]
-    return f", {'an' if what[:1] in 'AEIOU' else 'a'} {what} server"
+    return f", {article(what)} {what} server"
+
+
+def article(word: str) -> str:
+    """ "an" before a vowel sound: an AMQP, an SMTP, an HTTP (letters said one by one); a
+    Redis, a MySQL, a memcached."""
+    spelled = len(word) > 1 and word[:2].isupper()  # an initialism: F, H, L, M, N, R, S, X
+    return "an" if word[:1] in "AEIOU" or (spelled and word[:1] in "FHLMNRSX") else "a"
 
 
 def _holder_name(holder: str) -> str:
@@ -481,14 +488,13 @@ class ServiceKind(Kind):
                     fix=self._port_fix(port, other),
                 )
             holder = await self._holder(ctx, port, [a.ip for a in exc.attempts] or [host])
-            article = "an" if self.protocol[:1] in "AEIOU" else "a"
             said = f"it sent {describe(exc.received)}" if exc.received else ""
             held = f"{holder}{_speaks(holder)} holds that port" if holder else ""
             detail = "; ".join(x for x in (said, held) if x)
             return HostVerdict(
                 address,
                 Status.FAIL,
-                f"{address} closed the connection without {article} {self.protocol} answer"
+                f"{address} closed the connection without {article(self.protocol)} {self.protocol} answer"
                 + (f" ({detail})" if detail else ""),
                 fix=self._port_fix(port),
                 holder=holder or "",

@@ -19,6 +19,16 @@ Why it is built this way:
   when the loop shuts down (see `_close_at_loop_end`). Connections are not kept alive: a
   readiness probe must see a fresh accept, and nothing idle is left open between `--wait`
   rounds.
+- **The wrong scheme is named, not guessed at.** `https://` on a plain-HTTP port: the server
+  answers the ClientHello in HTTP (a wrong-version TLS failure with `HTTP/` bytes), or — when it
+  waits for the end of a request line that a ClientHello never sends (uvicorn, anything built on
+  h11) — a plain `HEAD /` on a second connection, sent once the handshake has been silent for a
+  moment, gets an HTTP status line: `PlainHttp`. `http://` on a TLS port: the server answers
+  with a TLS alert (named by `identify`), or hangs up without a byte (Python's ssl, OpenSSL's
+  s_server) and a TLS handshake on a second connection then completes: `SpeaksTls`.
+- **A server that speaks first is heard.** MySQL greets on connect and resets the connection
+  when our request arrives; its greeting is still in the socket, so a failed write reads what
+  is there before giving up, and an empty write (h11's end of a body-less request) is not sent.
 - **No proxy for loopback.** With `HTTP_PROXY` set, a default client sends a 127.0.0.1 probe
   to the proxy. Loopback targets (127.0.0.0/8, ::1, localhost) get a client that trusts no
   proxy variable; remote hosts keep the environment's proxies and `NO_PROXY`, read by httpx's
@@ -48,9 +58,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envdoctor.probes.connect import ConnectTimeout, Log, ProbeError, format_address
-from envdoctor.probes.identify import identify
+from envdoctor.probes.identify import describe, identify
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import Closed, NoAnswer, Wire
+from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure, Wire, tls_context
 
 BODY_LIMIT = 1024 * 1024
 """Bytes of a body read at most: enough for any health page, bounded for any server."""
@@ -60,6 +70,14 @@ SLACK = 0.05
 reason (NoAnswer with the bytes received) normally wins over a bare timeout."""
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+PLAIN_PATIENCE = 0.5
+"""Seconds of silence after the ClientHello (at most 30% of what is left) before a plain
+request on a second connection asks whether the port speaks plain HTTP."""
+
+TLS_CHECK = 0.5
+"""At least this long (else four connect times) for the TLS handshake that follows a silent
+hang-up of an http:// request; a server that waits for more gets no longer than that."""
 
 
 # -- what is asked, what came back ---------------------------------------------------------
@@ -161,6 +179,16 @@ class NotHttp(ProbeError):
         self.protocol = identify(received)
 
 
+class PlainHttp(TlsFailure):
+    """https:// on a plain-HTTP port that stayed silent on the ClientHello, while a plain
+    request on a second connection was answered in HTTP (`received`: that status line)."""
+
+
+class SpeaksTls(Closed):
+    """http:// on a TLS port: the server hung up on the plain request without a byte, and a
+    TLS handshake on a second connection then completed (or was answered with a TLS alert)."""
+
+
 class ProxyFailure(ProbeError):
     """The request went through a proxy from the environment, and that failed."""
 
@@ -236,7 +264,20 @@ class _WireStream:
         return await self.wire.read_some()
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self.wire.send(buffer)
+        if not buffer:
+            return  # h11's end of a body-less request: nothing to send, nothing to fail on
+        try:
+            await self.wire.send(buffer)
+        except Closed:
+            # A server that spoke first (MySQL's greeting) and reset the connection when our
+            # request came: what it said is still in the socket, and names it.
+            with contextlib.suppress(ProbeError):
+                await self.wire.peek(1)
+            if not self.wire.received:
+                raise
+            _refuse_other_protocols(self.wire)
+            # An HTTP answer came before the hang-up (a 400 to a request it would not read):
+            # httpcore reads it next.
 
     async def aclose(self) -> None:
         self.wire.close()
@@ -248,7 +289,7 @@ class _WireStream:
         timeout: float | None = None,
     ) -> _WireStream:
         try:
-            await self.wire.start_tls(ssl_context, server_hostname)
+            await _handshake(self.wire, ssl_context, server_hostname)
         except BaseException:
             self.wire.close()  # httpcore closes only the streams it got back
             raise
@@ -271,6 +312,75 @@ class _WireStream:
         except OSError:
             return None
         return None  # "ssl_object": None means HTTP/1.1, the only version spoken here
+
+
+async def _handshake(wire: Wire, context: ssl.SSLContext, server_hostname: str | None) -> None:
+    """The TLS handshake; when the server stays silent past `PLAIN_PATIENCE`, a plain request
+    on a second connection runs alongside it, and an HTTP answer there ends it (`PlainHttp`)."""
+    handshake = asyncio.ensure_future(wire.start_tls(context, server_hostname))
+    plain: asyncio.Future[bytes] | None = None
+    try:
+        patience = min(PLAIN_PATIENCE, 0.3 * max(0.0, wire.left()))
+        done, _ = await asyncio.wait({handshake}, timeout=patience)
+        if handshake not in done:
+            wire.log(
+                f"no answer to the TLS handshake after {patience * 1000:.0f} ms: asking in "
+                "plain HTTP on a second connection"
+            )
+            plain = asyncio.ensure_future(_plain_status_line(wire))
+            done, _ = await asyncio.wait({handshake, plain}, return_when=asyncio.FIRST_COMPLETED)
+            line = plain.result() if handshake not in done else b""
+            if line:
+                wire.log(
+                    f"plain HTTP answered while the TLS handshake got nothing: {describe(line)}"
+                )
+                raise PlainHttp(
+                    "no answer to the TLS handshake, but a plain HTTP request was answered",
+                    reason="no answer to the TLS handshake",
+                    received=line,
+                    host=wire.host,
+                    port=wire.port,
+                )
+        await handshake
+    finally:
+        for task in (handshake, plain):
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (handshake, plain) if t is not None), return_exceptions=True
+        )
+
+
+async def _plain_status_line(wire: Wire) -> bytes:
+    """The status line a plain `HEAD /` gets on a second connection to wire's port; b"" when
+    what comes back (if anything) is not HTTP."""
+    host = f"[{wire.host}]" if ":" in wire.host else wire.host
+    request = (
+        f"HEAD / HTTP/1.1\r\nHost: {host}:{wire.port}\r\nUser-Agent: envdoctor\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode("ascii", "replace")
+    try:
+        async with await Wire.open(wire.host, wire.port, wire.deadline, log=wire.log) as plain:
+            await plain.send(request)
+            line = await plain.read_until(b"\n", 256)
+    except ProbeError:
+        return b""
+    return line.rstrip(b"\r\n") if line.startswith(b"HTTP/") else b""
+
+
+async def _speaks_tls(host: str, port: int, deadline: float, log: Log) -> bool:
+    """Whether host:port completes a TLS handshake, or answers one with a TLS alert (a TLS
+    server that dislikes our hello is still a TLS server). Certificates are not checked: the
+    question is only which protocol listens."""
+    try:
+        async with await Wire.open(
+            host, port, deadline, tls=tls_context(verify=False), server_hostname=host, log=log
+        ):
+            return True
+    except TlsFailure as exc:
+        return identify(exc.received) == "TLS"
+    except ProbeError:
+        return False
 
 
 def _refuse_other_protocols(wire: Wire) -> None:
@@ -528,6 +638,10 @@ async def fetch(request: HttpRequest, deadline: float, log: Log) -> HttpAnswer:
         if tracker.status:
             raise _incomplete(tracker) from None
         raise
+    except Closed as exc:
+        if exc.received or isinstance(exc, SpeaksTls):
+            raise
+        raise await _silent_close(exc, url.scheme, tracker) from None
     except ProbeError:
         raise
     except httpx.HTTPError as exc:
@@ -541,9 +655,10 @@ async def fetch(request: HttpRequest, deadline: float, log: Log) -> HttpAnswer:
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.DecodingError)):
             received = tracker.received
             if not received:
-                raise Closed(
+                closed = Closed(
                     "the server closed the connection without answering", **tracker.kw()
-                ) from None
+                )
+                raise await _silent_close(closed, url.scheme, tracker) from None
             raise NotHttp(
                 f"not an HTTP answer: {detail}", received=received, detail=detail, **tracker.kw()
             ) from None
@@ -601,6 +716,27 @@ async def _exchange(client: Any, request: HttpRequest, tracker: _Tracker) -> Htt
         retry_after=headers.get("retry-after"),
         www_authenticate=headers.get("www-authenticate"),
     )
+
+
+async def _silent_close(closed: Closed, scheme: str, tracker: _Tracker) -> Closed:
+    """`closed`, or `SpeaksTls` when the port that hung up on a plain request without a byte
+    completes a TLS handshake (within `TLS_CHECK`: a server that waits for more is no TLS
+    server, and must not cost the whole deadline)."""
+    if scheme != "http" or not tracker.streams:
+        return closed
+    elapsed = tracker.streams[-1].wire.connect_elapsed
+    limit = min(tracker.deadline, time.monotonic() + max(TLS_CHECK, 4 * elapsed))
+    tracker.log("closed without a word: trying a TLS handshake to see whether the port speaks TLS")
+    if await _speaks_tls(tracker.host, tracker.port, limit, tracker.log):
+        return SpeaksTls(
+            "the server closed the plain-text connection without a word, then completed a TLS "
+            "handshake",
+            received=b"",
+            host=closed.host,
+            port=closed.port,
+            attempts=closed.attempts,
+        )
+    return closed
 
 
 def _incomplete(tracker: _Tracker) -> Incomplete:
@@ -692,6 +828,13 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
     request = HttpRequest(f"{scheme}://{host}:{target.port}/", auth=login, verify=verify)
     try:
         answer = await fetch(request, deadline, log)
+    except SpeaksTls:
+        return ProbeResult(
+            State.WRONG_PROTOCOL,
+            "it closed the plain-text connection without a word, then completed a TLS "
+            "handshake: use https://",
+            protocol="TLS",
+        )
     except NotHttp as exc:
         from envdoctor.probes.identify import describe
 

@@ -185,7 +185,9 @@ async def _attempt(
     ):
         if mode == "allow" and not use_tls:
             return _Retry(True, "no pg_hba.conf entry without encryption")
-        if mode == "prefer" and use_tls:
+        # Only when this attempt really was encrypted: a server that answered N to the
+        # SSLRequest already heard the plain StartupMessage, and would answer it the same.
+        if mode == "prefer" and session.tls:
             return _Retry(False, "no pg_hba.conf entry for a TLS connection")
     return result
 

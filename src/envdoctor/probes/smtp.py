@@ -13,6 +13,16 @@ an SMTP server that is up.
 
 Implicit TLS (`smtps://`, port 465) is the kind's choice: the Target then carries an SSL
 context and the Wire handshakes before the first byte of SMTP.
+
+The reverse slip — `smtp://` on an implicit-TLS port — looks like a black hole: an SMTPS server
+says nothing until it gets a ClientHello. SMTP servers greet at once, so when a plain-text
+connection has stayed silent for a moment (`TLS_PATIENCE`), a TLS handshake is tried on a second
+connection while the first one keeps waiting: a handshake that completes (or a TLS alert) names
+the port as TLS and the fix is `smtps://`. Plain bytes in answer to that ClientHello name the
+protocol on the port instead (an HTTP server's 400). The first connection still never speaks:
+a greeting that starts late (a slow reverse lookup, an empty postscreen banner) is read as
+usual, and an SMTP reply to the ClientHello (exim's "synchronization error") proves nothing.
+A port that hangs up without a word gets the same handshake, as the redis probe does.
 """
 
 from __future__ import annotations
@@ -20,15 +30,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 
 from envdoctor.probes.connect import Log, ProbeError
 from envdoctor.probes.identify import describe, identify
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import Closed, NoAnswer, Wire
+from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure, Wire, tls_context
 
 MAX_LINE = 4096
 """RFC 5321 allows 512 bytes per reply line; real banners are shorter still."""
 MAX_LINES = 100
+TLS_PATIENCE = 0.5
+"""Seconds of silence (at most 30% of what is left) before a TLS handshake is tried on a second
+connection: SMTP servers greet within milliseconds, SMTPS servers never do in plain text."""
+TLS_CHECK = 0.5
+"""At least this long (else four connect times) for the handshake after a silent hang-up."""
 QUIT_GRACE = 0.25
 """Seconds to wait for the `221` after QUIT: politeness, never a reason to be late."""
 
@@ -56,7 +72,25 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
     async with await Wire.open(
         target.host, target.port, deadline, tls=target.tls, server_hostname=target.host, log=log
     ) as wire:
-        head = await wire.peek(4)
+        try:
+            head = await _first_bytes(wire, target, deadline, log)
+            if not head:  # a hang-up without a byte: no greeting, not "another protocol"
+                await wire.read_exactly(1)  # raises Closed
+        except Closed as closed:
+            if target.tls is not None or closed.received:
+                raise
+            limit = min(deadline, time.monotonic() + max(TLS_CHECK, 4 * wire.connect_elapsed))
+            log("closed without a greeting: trying a TLS handshake to see whether it speaks TLS")
+            if await _tls_answer(target, limit, log) == "TLS":
+                return ProbeResult(
+                    State.WRONG_PROTOCOL,
+                    "it closed the plain-text connection without a greeting, then completed "
+                    "a TLS handshake: use smtps://",
+                    protocol="TLS",
+                )
+            raise
+        if isinstance(head, ProbeResult):
+            return head
         if not _START.match(head):
             return _wrong_protocol(bytes(wire.received), log)
         lines: list[tuple[str, str]] = []
@@ -89,6 +123,73 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
         if complete and result.state is not State.WRONG_PROTOCOL:
             await _quit(wire, log)
         return result
+
+
+async def _first_bytes(
+    wire: Wire, target: Target, deadline: float, log: Log
+) -> bytes | ProbeResult:
+    """The greeting's first bytes (b"" at a hang-up), or the verdict of the TLS handshake tried
+    on a second connection when this one stays silent (see the module docstring)."""
+    if target.tls is not None:
+        return await wire.peek(4)
+    greeting = asyncio.ensure_future(wire.peek(4))
+    check: asyncio.Future[bytes | str] | None = None
+    try:
+        patience = min(TLS_PATIENCE, 0.3 * max(0.0, deadline - time.monotonic()))
+        done, _ = await asyncio.wait({greeting}, timeout=patience)
+        if greeting in done:
+            return greeting.result()
+        log(f"no greeting after {patience * 1000:.0f} ms: trying TLS on a second connection")
+        check = asyncio.ensure_future(_tls_answer(target, deadline, log))
+        done, _ = await asyncio.wait({greeting, check}, return_when=asyncio.FIRST_COMPLETED)
+        if greeting in done:
+            return greeting.result()
+        answer = check.result()
+        if answer == "TLS":
+            return ProbeResult(
+                State.WRONG_PROTOCOL,
+                "it sent no greeting in plain text, but completed a TLS handshake on a "
+                "second connection: the server expects TLS first (implicit TLS, as on port "
+                "465): use smtps://",
+                protocol="TLS",
+            )
+        other = identify(answer) if isinstance(answer, bytes) else ""
+        if other and other not in ("SMTP", "TLS"):
+            log(f"a TLS handshake was answered in plain text: {describe(answer)}")
+            return ProbeResult(
+                State.WRONG_PROTOCOL,
+                "it sent no greeting, and answered a TLS handshake on a second connection "
+                f"with {describe(answer)}",
+                protocol=other,
+            )
+        return await greeting
+    finally:
+        for task in (greeting, check):
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (greeting, check) if t is not None), return_exceptions=True
+        )
+
+
+async def _tls_answer(target: Target, deadline: float, log: Log) -> bytes | str:
+    """ "TLS" when host:port completes a TLS handshake (or answers it with a TLS alert: a TLS
+    server that dislikes our hello is still a TLS server), else the plain bytes it sent back
+    (b"": none). Certificates are not checked: the question is only which protocol listens."""
+    try:
+        async with await Wire.open(
+            target.host,
+            target.port,
+            deadline,
+            tls=tls_context(verify=False),
+            server_hostname=target.host,
+            log=log,
+        ):
+            return "TLS"
+    except TlsFailure as exc:
+        return "TLS" if identify(exc.received) == "TLS" else exc.received
+    except ProbeError:
+        return b""
 
 
 def _verdict(
