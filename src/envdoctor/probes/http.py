@@ -60,7 +60,7 @@ from typing import Any
 from envdoctor.probes.connect import ConnectTimeout, Log, ProbeError, format_address
 from envdoctor.probes.identify import describe, identify
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure, Wire, tls_context
+from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure, Wire, tls_answer
 
 BODY_LIMIT = 1024 * 1024
 """Bytes of a body read at most: enough for any health page, bounded for any server."""
@@ -366,21 +366,6 @@ async def _plain_status_line(wire: Wire) -> bytes:
     except ProbeError:
         return b""
     return line.rstrip(b"\r\n") if line.startswith(b"HTTP/") else b""
-
-
-async def _speaks_tls(host: str, port: int, deadline: float, log: Log) -> bool:
-    """Whether host:port completes a TLS handshake, or answers one with a TLS alert (a TLS
-    server that dislikes our hello is still a TLS server). Certificates are not checked: the
-    question is only which protocol listens."""
-    try:
-        async with await Wire.open(
-            host, port, deadline, tls=tls_context(verify=False), server_hostname=host, log=log
-        ):
-            return True
-    except TlsFailure as exc:
-        return identify(exc.received) == "TLS"
-    except ProbeError:
-        return False
 
 
 def _refuse_other_protocols(wire: Wire) -> None:
@@ -727,7 +712,7 @@ async def _silent_close(closed: Closed, scheme: str, tracker: _Tracker) -> Close
     elapsed = tracker.streams[-1].wire.connect_elapsed
     limit = min(tracker.deadline, time.monotonic() + max(TLS_CHECK, 4 * elapsed))
     tracker.log("closed without a word: trying a TLS handshake to see whether the port speaks TLS")
-    if await _speaks_tls(tracker.host, tracker.port, limit, tracker.log):
+    if await tls_answer(tracker.host, tracker.port, limit, tracker.log) == "TLS":
         return SpeaksTls(
             "the server closed the plain-text connection without a word, then completed a TLS "
             "handshake",

@@ -19,10 +19,10 @@ passes through `_scrub` first, because a server that does not know AUTH echoes i
 
 from __future__ import annotations
 
-from envdoctor.probes.connect import Log, ProbeError
+from envdoctor.probes.connect import Log
 from envdoctor.probes.identify import describe, identify
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import Closed, Wire, tls_context
+from envdoctor.probes.wire import Closed, Wire, tls_answer
 
 # First bytes of a RESP2/RESP3 reply; anything else is another protocol.
 _RESP_TYPES = frozenset(b"+-:$*_,#!=(%~>|")
@@ -68,7 +68,8 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
             except Closed as closed:
                 if target.tls is not None or closed.received:
                     raise
-                if await _speaks_tls(target, deadline, log):
+                log("closed without a word: trying a TLS handshake to see whether it speaks TLS")
+                if await tls_answer(target.host, target.port, deadline, log) == "TLS":
                     return ProbeResult(
                         State.WRONG_PROTOCOL,
                         "it closed the plain-text connection without a word, then completed "
@@ -223,25 +224,6 @@ def _select_error(code: str, words: str, database: str) -> ProbeResult:
     else:
         message = f"SELECT {database} failed: {code} {words}".rstrip()
     return ProbeResult(State.REFUSED_LOGIN, message, server="Redis", code=code)
-
-
-async def _speaks_tls(target: Target, deadline: float, log: Log) -> bool:
-    """Whether host:port completes a TLS handshake: a TLS-only Redis (`--port 0 --tls-port`)
-    closes a plain-text connection without a word, and `redis://` for `rediss://` is an easy
-    slip. Certificates are not checked: the question is only which protocol listens."""
-    log("closed without a word: trying a TLS handshake to see whether the port speaks TLS")
-    try:
-        async with await Wire.open(
-            target.host,
-            target.port,
-            deadline,
-            tls=tls_context(verify=False),
-            server_hostname=target.host,
-            log=log,
-        ):
-            return True
-    except ProbeError:
-        return False
 
 
 def _foreign(received: bytes, target: Target, log: Log, detail: str = "") -> ProbeResult:

@@ -35,7 +35,7 @@ import time
 from envdoctor.probes.connect import Log, ProbeError
 from envdoctor.probes.identify import describe, identify
 from envdoctor.probes.result import ProbeResult, State, Target
-from envdoctor.probes.wire import Closed, NoAnswer, TlsFailure, Wire, tls_context
+from envdoctor.probes.wire import Closed, NoAnswer, Wire, tls_answer
 
 MAX_LINE = 4096
 """RFC 5321 allows 512 bytes per reply line; real banners are shorter still."""
@@ -81,7 +81,7 @@ async def probe(target: Target, deadline: float, log: Log) -> ProbeResult:
                 raise
             limit = min(deadline, time.monotonic() + max(TLS_CHECK, 4 * wire.connect_elapsed))
             log("closed without a greeting: trying a TLS handshake to see whether it speaks TLS")
-            if await _tls_answer(target, limit, log) == "TLS":
+            if await tls_answer(target.host, target.port, limit, log) == "TLS":
                 return ProbeResult(
                     State.WRONG_PROTOCOL,
                     "it closed the plain-text connection without a greeting, then completed "
@@ -140,7 +140,7 @@ async def _first_bytes(
         if greeting in done:
             return greeting.result()
         log(f"no greeting after {patience * 1000:.0f} ms: trying TLS on a second connection")
-        check = asyncio.ensure_future(_tls_answer(target, deadline, log))
+        check = asyncio.ensure_future(tls_answer(target.host, target.port, deadline, log))
         done, _ = await asyncio.wait({greeting, check}, return_when=asyncio.FIRST_COMPLETED)
         if greeting in done:
             return greeting.result()
@@ -170,26 +170,6 @@ async def _first_bytes(
         await asyncio.gather(
             *(t for t in (greeting, check) if t is not None), return_exceptions=True
         )
-
-
-async def _tls_answer(target: Target, deadline: float, log: Log) -> bytes | str:
-    """ "TLS" when host:port completes a TLS handshake (or answers it with a TLS alert: a TLS
-    server that dislikes our hello is still a TLS server), else the plain bytes it sent back
-    (b"": none). Certificates are not checked: the question is only which protocol listens."""
-    try:
-        async with await Wire.open(
-            target.host,
-            target.port,
-            deadline,
-            tls=tls_context(verify=False),
-            server_hostname=target.host,
-            log=log,
-        ):
-            return "TLS"
-    except TlsFailure as exc:
-        return "TLS" if identify(exc.received) == "TLS" else exc.received
-    except ProbeError:
-        return b""
 
 
 def _verdict(

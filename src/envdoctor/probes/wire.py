@@ -331,6 +331,25 @@ class Wire:
         return bytes(self._buffer[:count])
 
 
+async def tls_answer(host: str, port: int, deadline: float, log: Log) -> bytes | str:
+    """ "TLS" when host:port completes a TLS handshake on a connection of its own, or answers
+    it with a TLS alert (a TLS server that dislikes our hello is still one); else the plain
+    bytes it sent back (b"": none). For a plain-text probe whose server hung up without a word
+    or stayed silent: is it a TLS port (`rediss://`, `https://`, `smtps://` was meant)?
+    Certificates are not checked: the question is only which protocol listens."""
+    from envdoctor.probes.identify import identify
+
+    try:
+        async with await Wire.open(
+            host, port, deadline, tls=tls_context(verify=False), server_hostname=host, log=log
+        ):
+            return "TLS"
+    except TlsFailure as exc:
+        return "TLS" if identify(exc.received) == "TLS" else exc.received
+    except ProbeError:
+        return b""
+
+
 def _ssl_reason(exc: ssl.SSLError) -> str:
     reason = getattr(exc, "reason", None)
     if reason:
