@@ -132,11 +132,14 @@ def test_standby_is_not_ready(project: Project, pg_standby: PgCluster) -> None:
     assert code == 1
     assert found["status"] == "fail"
     assert found["message"].startswith(
-        f"PostgreSQL at 127.0.0.1:{pg_standby.port} is not ready: a standby that does not "
-        "accept connections (hot_standby = off)"
+        f"PostgreSQL at 127.0.0.1:{pg_standby.port} is not ready: a standby, or a server in "
+        "archive recovery, that does not accept connections (hot_standby = off)"
     )
     # Waiting would not help: this standby stays closed until someone changes it.
-    assert found["fix"] == "point the URL at the primary, or set hot_standby = on on this standby"
+    assert found["fix"] == (
+        "point the URL at the primary, or set hot_standby = on on this server (a server in "
+        "archive recovery accepts connections once recovery ends)"
+    )
 
 
 def test_the_printed_fixes_really_fix_it(project: Project, pg_server: PgCluster) -> None:

@@ -268,7 +268,8 @@ def test_standby_with_hot_standby_off(pg_standby: PgCluster) -> None:
     assert result.state is State.NOT_READY
     assert result.code == "57P03"
     assert result.message == (
-        "a standby that does not accept connections (hot_standby = off) (the server says: the "
+        "a standby, or a server in archive recovery, that does not accept connections "
+        "(hot_standby = off) (the server says: the "
         "database system is not accepting connections. Hot standby mode is disabled; "
         "SQLSTATE 57P03)"
     )

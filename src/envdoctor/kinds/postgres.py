@@ -69,7 +69,10 @@ class PostgresKind(ServiceKind):
         """Waiting helps a server that is starting; not a standby kept closed, nor one that is
         shutting down (it will refuse next, until someone starts it again)."""
         if "hot_standby = off" in result.message:
-            return "point the URL at the primary, or set hot_standby = on on this standby"
+            return (
+                "point the URL at the primary, or set hot_standby = on on this server (a "
+                "server in archive recovery accepts connections once recovery ends)"
+            )
         if "shutting down" in result.message:
             return "start it again once it has stopped (pg_ctl start, or your service manager)"
         return super().not_ready_fix(result, endpoint, host, port)

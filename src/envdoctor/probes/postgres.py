@@ -628,7 +628,11 @@ def _not_ready_reason(error: ServerError) -> str:
     if "recovery mode" in text:
         return "in recovery after a crash"
     if "not accepting connections" in text and "hot standby" in detail:
-        return "a standby that does not accept connections (hot_standby = off)"
+        # A standby and a server in archive recovery say the same: both are named.
+        return (
+            "a standby, or a server in archive recovery, that does not accept connections "
+            "(hot_standby = off)"
+        )
     return _NOT_READY_CODES.get(error.code, "not accepting connections")
 
 
